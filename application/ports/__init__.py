@@ -1,0 +1,1 @@
+"""The roles the use cases need filled, as ``typing.Protocol``; adapters fill them."""

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from domain.access import AccessGrant
+from domain.customer import Customer
+from domain.ids import CustomerId, PurchaseId, ReferralCode, TelegramId
+from domain.ledger import LedgerEntry
+from domain.money import Currency, Money
+from domain.outbox import OutboxMessage
+from domain.purchase import Purchase
+
+
+class CustomerRepository(Protocol):
+    async def add(self, customer: Customer) -> None: ...
+
+    async def get(self, customer_id: CustomerId) -> Customer | None: ...
+
+    async def by_telegram_id(self, telegram_id: TelegramId, *, for_update: bool = False) -> Customer | None: ...
+
+    async def by_referral_code(self, code: ReferralCode) -> Customer | None: ...
+
+    async def save(self, customer: Customer) -> None: ...
+
+    async def referral_chain(self, customer_id: CustomerId, limit: int = 1000) -> tuple[CustomerId, ...]:
+        """The customer's referrer, the referrer's referrer, ... nearest first (at most ``limit``)."""
+        ...
+
+    async def count_referred(self, referrer_id: CustomerId) -> int: ...
+
+
+class PurchaseRepository(Protocol):
+    async def add(self, purchase: Purchase) -> None: ...
+
+    async def get(self, purchase_id: PurchaseId, *, for_update: bool = False) -> Purchase | None:
+        """``for_update`` locks the row until the transaction ends (concurrent handlers queue)."""
+        ...
+
+    async def save(self, purchase: Purchase) -> None: ...
+
+    async def open_for(self, customer_id: CustomerId) -> Purchase | None:
+        """The customer's pending purchase, if any (the newest)."""
+        ...
+
+    async def paid_for(self, customer_id: CustomerId) -> Purchase | None: ...
+
+    async def count_paid_referred(self, referrer_id: CustomerId) -> int:
+        """How many customers referred by ``referrer_id`` have a paid purchase."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    async def append(self, entry: LedgerEntry) -> bool:
+        """Stores the entry; ``False`` (and nothing stored) when an entry with its key exists."""
+        ...
+
+    async def entries_for(self, referrer_id: CustomerId) -> Sequence[LedgerEntry]: ...
+
+    async def balance(self, referrer_id: CustomerId, currency: Currency) -> Money:
+        """The sum of the referrer's entries in ``currency``."""
+        ...
+
+
+class AccessGrantRepository(Protocol):
+    async def add(self, grant: AccessGrant) -> None: ...
+
+    async def save(self, grant: AccessGrant) -> None: ...
+
+    async def active_for(self, customer_id: CustomerId) -> Sequence[AccessGrant]:
+        """The customer's grants that are not revoked yet."""
+        ...
+
+    async def for_purchase(self, purchase_id: PurchaseId) -> Sequence[AccessGrant]: ...
+
+
+class BlacklistRepository(Protocol):
+    async def add(self, telegram_id: TelegramId, at: datetime) -> bool:
+        """``False`` when already listed."""
+        ...
+
+    async def remove(self, telegram_id: TelegramId) -> bool: ...
+
+    async def contains(self, telegram_id: TelegramId) -> bool: ...
+
+
+class OutboxRepository(Protocol):
+    async def put(self, message: OutboxMessage) -> bool:
+        """Stores the message; ``False`` (and nothing stored) when one with its key exists."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
+        """Undelivered messages whose time has come and which no other worker holds; holds them
+        for ``lease`` (a worker that dies lets them go when the lease ends)."""
+        ...
+
+    async def save(self, message: OutboxMessage) -> None:
+        """Records the outcome of a delivery attempt and releases the claim."""
+        ...
+
+    async def get_by_key(self, key: str) -> OutboxMessage | None: ...

@@ -1,0 +1,1 @@
+"""Pieces of application logic that more than one use case needs."""

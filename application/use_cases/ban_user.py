@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from application.ports.messaging import CourseAccess, DeliveryError
+from application.ports.system import Clock
+from application.ports.unit_of_work import UnitOfWork
+from domain.ids import TelegramId
+
+
+class BanOutcome(enum.StrEnum):
+    BANNED = "banned"
+    ALREADY_BANNED = "already_banned"
+
+
+@dataclass(frozen=True, slots=True)
+class BanResult:
+    outcome: BanOutcome
+    kick_error: str | None = None  # set when the user could not be removed from the course chat
+
+
+class BanUser:
+    """/ban: blacklists the Telegram user (known to us or not), revokes their invite links and
+    removes them from the course chat."""
+
+    def __init__(self, uow: UnitOfWork, course: CourseAccess, clock: Clock) -> None:
+        self._uow = uow
+        self._course = course
+        self._clock = clock
+
+    async def __call__(self, telegram_id: TelegramId) -> BanResult:
+        now = self._clock.now()
+        links: list[str] = []
+        async with self._uow as uow:
+            added = await uow.blacklist.add(telegram_id, now)
+            customer = await uow.customers.by_telegram_id(telegram_id)
+            if customer is not None:
+                for grant in await uow.access_grants.active_for(customer.id):
+                    grant.revoke(now)
+                    await uow.access_grants.save(grant)
+                    links.append(grant.invite_link)
+            await uow.commit()
+        error = None
+        try:
+            for link in links:
+                await self._course.revoke_invite(link)
+            await self._course.remove_member(telegram_id)
+        except DeliveryError as exc:
+            error = str(exc)
+        return BanResult(BanOutcome.BANNED if added else BanOutcome.ALREADY_BANNED, error)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.errors import CustomerBlacklisted
+from application.ports.system import Clock, IdGenerator
+from application.ports.unit_of_work import UnitOfWork
+from application.services.retry import retry_on_conflict
+from domain.customer import AttributionRefused, Customer, Language, ReferralChain, attribute
+from domain.errors import InvalidValue
+from domain.ids import CustomerId, ReferralCode, TelegramId
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterCommand:
+    telegram_id: TelegramId
+    username: str | None
+    first_name: str
+    language_code: str | None
+    referral_code: str | None = None  # the /start payload, as typed: anything may arrive
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    customer: Customer
+    is_new: bool
+    attributed: bool  # this call attributed the customer to a referrer
+    refused: AttributionRefused | None = None
+
+
+class RegisterCustomer:
+    """/start: registers the Telegram user (or refreshes their profile) and, first touch wins,
+    attributes them to the referrer whose code they came with. Bad codes are ignored silently."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, command: RegisterCommand) -> Registration:
+        return await retry_on_conflict(lambda: self._register(command))
+
+    async def _register(self, command: RegisterCommand) -> Registration:
+        language = Language.from_telegram(command.language_code)
+        now = self._clock.now()
+        async with self._uow as uow:
+            if await uow.blacklist.contains(command.telegram_id):
+                raise CustomerBlacklisted(str(command.telegram_id))
+            customer = await uow.customers.by_telegram_id(command.telegram_id, for_update=True)
+            is_new = customer is None
+            if customer is None:
+                customer = Customer(
+                    id=CustomerId(self._ids.new_uuid()),
+                    telegram_id=command.telegram_id,
+                    referral_code=ReferralCode(self._ids.referral_code()),
+                    registered_at=now,
+                    username=command.username,
+                    first_name=command.first_name,
+                    language=language,
+                )
+                await uow.customers.add(customer)
+            else:
+                customer.update_profile(command.username, command.first_name, language)
+            referrer_before = customer.referrer_id
+            refused = await self._attribute(uow, customer, command.referral_code)
+            attributed = customer.referrer_id != referrer_before
+            await uow.customers.save(customer)
+            await uow.commit()
+        return Registration(customer=customer, is_new=is_new, attributed=attributed, refused=refused)
+
+    async def _attribute(self, uow: UnitOfWork, customer: Customer, raw_code: str | None) -> AttributionRefused | None:
+        if not raw_code:
+            return None
+        try:
+            code = ReferralCode(raw_code)
+        except InvalidValue:
+            return None
+        referrer = await uow.customers.by_referral_code(code)
+        if referrer is None:
+            return None
+        chain = ReferralChain(await uow.customers.referral_chain(referrer.id))
+        return attribute(
+            customer,
+            referrer,
+            chain,
+            referrer_blacklisted=await uow.blacklist.contains(referrer.telegram_id),
+            customer_has_paid=await uow.purchases.paid_for(customer.id) is not None,
+            at=self._clock.now(),
+        )

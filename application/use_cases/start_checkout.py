@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.errors import CustomerBlacklisted, CustomerNotRegistered
+from application.ports.messaging import CourseAccess
+from application.ports.payment_gateway import PaymentGateway, PaymentGatewayRejected, PaymentRequest
+from application.ports.system import Clock, IdGenerator
+from application.ports.unit_of_work import UnitOfWork
+from application.services.access import AccessIssuer
+from application.services.payments import PaymentOutcome, PaymentRecorder
+from application.terms import ShopTerms
+from domain.customer import Customer
+from domain.email import Email
+from domain.ids import PurchaseId, TelegramId
+from domain.purchase import PaymentStatus, Purchase
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutCommand:
+    telegram_id: TelegramId
+    email: Email
+    return_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentLink:
+    """Pay here. ``reused``: the customer's open payment, not a new one."""
+
+    purchase_id: PurchaseId
+    confirmation_url: str
+    reused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyInCourse:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReissued:
+    invite_link: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentJustConfirmed:
+    """Checking the open payment found it paid; access is on its way through the outbox."""
+
+
+CheckoutResult = PaymentLink | AlreadyInCourse | AccessReissued | PaymentJustConfirmed
+
+_OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.WAITING_FOR_CAPTURE)
+
+
+class StartCheckout:
+    """/buy: a payment link for the course, never a second charge.
+
+    - Already paid: a member of the course chat is told so; anyone else gets a new one-time link
+      and the previous links are revoked.
+    - An open payment: its state is asked of the provider. Still open: the same link again.
+      Meanwhile paid or canceled: recorded (as a webhook would), then paid → access, canceled → a
+      new payment.
+    - Otherwise a new purchase is stored first, and the payment is created with the purchase id
+      as the idempotency key, so a retried call (ours or the SDK's) cannot charge twice.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        gateway: PaymentGateway,
+        course: CourseAccess,
+        access: AccessIssuer,
+        payments: PaymentRecorder,
+        clock: Clock,
+        ids: IdGenerator,
+        terms: ShopTerms,
+    ) -> None:
+        self._uow = uow
+        self._gateway = gateway
+        self._course = course
+        self._access = access
+        self._payments = payments
+        self._clock = clock
+        self._ids = ids
+        self._terms = terms
+
+    async def __call__(self, command: CheckoutCommand) -> CheckoutResult:
+        async with self._uow as uow:
+            if await uow.blacklist.contains(command.telegram_id):
+                raise CustomerBlacklisted(str(command.telegram_id))
+            customer = await uow.customers.by_telegram_id(command.telegram_id)
+            if customer is None:
+                raise CustomerNotRegistered(str(command.telegram_id))
+            paid = await uow.purchases.paid_for(customer.id)
+            open_purchase = await uow.purchases.open_for(customer.id)
+        if paid is not None:
+            return await self._already_paid(customer, paid)
+        if open_purchase is not None and open_purchase.payment_id is not None:
+            payment = await self._gateway.fetch_payment(open_purchase.payment_id)
+            if payment.status in _OPEN_STATUSES and payment.confirmation_url:
+                return PaymentLink(open_purchase.id, payment.confirmation_url, reused=True)
+            outcome = await self._payments.record(payment)
+            if outcome in (PaymentOutcome.PAID, PaymentOutcome.UNCHANGED) and payment.status is PaymentStatus.SUCCEEDED:
+                return PaymentJustConfirmed()
+            open_purchase = None  # canceled (or unusable): start a new purchase
+        purchase = open_purchase or await self._new_purchase(customer, command.email)
+        return await self._create_payment(purchase, command.return_url)
+
+    async def _already_paid(self, customer: Customer, paid: Purchase) -> CheckoutResult:
+        if await self._course.is_member(customer.telegram_id):
+            return AlreadyInCourse()
+        grant = await self._access.replace(paid)
+        return AccessReissued(grant.invite_link)
+
+    async def _new_purchase(self, customer: Customer, email: Email) -> Purchase:
+        purchase = Purchase(
+            id=PurchaseId(self._ids.new_uuid()),
+            customer_id=customer.id,
+            price=self._terms.price,
+            email=email,
+            created_at=self._clock.now(),
+        )
+        async with self._uow as uow:
+            await uow.purchases.add(purchase)
+            await uow.commit()
+        return purchase
+
+    async def _create_payment(self, purchase: Purchase, return_url: str) -> PaymentLink:
+        payment = await self._gateway.create_payment(
+            PaymentRequest(
+                purchase_id=purchase.id,
+                amount=purchase.price,
+                description=self._terms.course_title,
+                return_url=return_url,
+                customer_email=purchase.email,
+                receipt=self._terms.receipts,
+                idempotency_key=str(purchase.id),
+            )
+        )
+        async with self._uow as uow:
+            stored = await uow.purchases.get(purchase.id, for_update=True)
+            assert stored is not None
+            if stored.payment_id is None:
+                stored.attach_payment(payment.payment_id, payment.confirmation_url)
+                await uow.purchases.save(stored)
+                await uow.commit()
+        if not payment.confirmation_url:
+            raise PaymentGatewayRejected(f"payment {payment.payment_id} came without a confirmation url")
+        return PaymentLink(purchase.id, payment.confirmation_url, reused=False)

@@ -1,0 +1,1 @@
+"""The business core of aimpay: entities and value objects in plain Python (stdlib only)."""

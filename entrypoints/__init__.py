@@ -1,0 +1,1 @@
+"""Entrypoints: the Telegram bot, the HTTP app, the CLI; the dishka container is the composition root."""
