@@ -1,0 +1,1 @@
+"""The Starlette HTTP app: webhooks (YooKassa, Telegram) and health."""

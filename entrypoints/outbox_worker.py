@@ -1,0 +1,61 @@
+"""Delivers the outbox in the background of every process (``serve``, ``bot``, ``demo``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from dishka import AsyncContainer
+
+from application.use_cases.deliver_outbox import DeliverOutbox
+
+log = logging.getLogger(__name__)
+
+
+class OutboxWorker:
+    """Polls every ``interval`` seconds, and at once when ``wake()`` is called after a commit
+    that queued messages. A failing run is logged and retried on the next tick: the messages stay
+    in the database, so nothing is lost while Telegram, Resend or the database are away."""
+
+    def __init__(self, container: AsyncContainer, interval: float = 1.0, batch: int = 50) -> None:
+        self._container = container
+        self._interval = interval
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()  # set whenever a run found nothing left to deliver
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        async with self._container() as request:
+            deliver = await request.get(DeliverOutbox)
+            return await deliver(self._batch)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delivered = await self.run_once()
+            except Exception:  # the loop must outlive any single failure
+                log.exception("outbox delivery run failed; retrying")
+                delivered = 0
+            if delivered >= self._batch:
+                continue
+            self.idle.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self.idle.clear()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="outbox-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,95 @@
+"""Assembling and running the processes: the HTTP app (``serve``) and the polling bot (``bot``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+from aiogram import Bot, Dispatcher
+from dishka import AsyncContainer
+from dishka.integrations.aiogram import setup_dishka as setup_aiogram_dishka
+from starlette.applications import Starlette
+
+from adapters.sql.migrate import upgrade_to_head
+from entrypoints.bot import build_dispatcher, make_storage, make_throttling
+from entrypoints.config import Settings
+from entrypoints.container import make_container
+from entrypoints.http.app import create_app
+from entrypoints.outbox_worker import OutboxWorker
+
+log = logging.getLogger(__name__)
+
+
+async def migrate(settings: Settings) -> None:
+    await upgrade_to_head(settings.database_url)
+    log.info("database is at the latest schema")
+
+
+def make_dispatcher(container: AsyncContainer, settings: Settings) -> Dispatcher:
+    dispatcher = build_dispatcher(
+        container,
+        storage=make_storage(settings.redis_url),
+        throttling=make_throttling(settings.redis_url, settings.throttle_rate, settings.throttle_period),
+    )
+    return dispatcher
+
+
+def build_http_app(container: AsyncContainer, settings: Settings, bot: Bot, dispatcher: Dispatcher, **kwargs: object) -> Starlette:
+    """The app ``serve`` runs: webhooks, health, the outbox worker; registers the Telegram
+    webhook at start-up when ``AIMPAY_TELEGRAM_WEBHOOK_URL`` is set."""
+    worker = OutboxWorker(container)
+    secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+
+    async def register_webhook() -> None:
+        if settings.telegram_webhook_url and secret:
+            await bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=secret,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+            )
+            log.info("telegram webhook registered at %s", settings.telegram_webhook_url)
+
+    return create_app(
+        container,
+        telegram=(dispatcher, bot, secret) if secret else None,
+        worker=worker,
+        on_startup=register_webhook,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def uvicorn_server(app: Starlette, host: str, port: int, **kwargs: object) -> uvicorn.Server:
+    # proxy_headers off: X-Forwarded-For is judged by our own SourcePolicy, never by uvicorn.
+    config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, log_level="warning", **kwargs)  # type: ignore[arg-type]
+    return uvicorn.Server(config)
+
+
+async def serve(settings: Settings, host: str, port: int) -> None:
+    if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+        from entrypoints.config import ConfigError
+
+        raise ConfigError("AIMPAY_TELEGRAM_WEBHOOK_SECRET is required when AIMPAY_TELEGRAM_WEBHOOK_URL is set")
+    container = make_container(settings)
+    bot = await container.get(Bot)
+    dispatcher = make_dispatcher(container, settings)
+    app = build_http_app(container, settings, bot, dispatcher)
+    log.info("serving on http://%s:%d", host, port)
+    await uvicorn_server(app, host, port).serve()
+
+
+async def poll(settings: Settings) -> None:
+    container = make_container(settings)
+    bot = await container.get(Bot)
+    dispatcher = make_dispatcher(container, settings)
+    worker = OutboxWorker(container)
+    worker.start()
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True)
+    finally:
+        await worker.stop()
+        await container.close()
+
+
+__all__ = ["build_http_app", "make_dispatcher", "migrate", "poll", "serve", "setup_aiogram_dishka", "asyncio"]
