@@ -1,1 +1,34 @@
-"""placeholder until the adapter lands"""
+"""Storage on SQLAlchemy 2 (async): SQLite through aiosqlite, PostgreSQL through asyncpg.
+
+``create_engine`` → ``make_session_factory`` → ``SqlaUnitOfWork(session_factory)``; the schema
+is created and kept current by ``upgrade_to_head`` (Alembic migrations shipped in this package).
+"""
+
+from adapters.sql.engine import create_engine, make_session_factory, ping
+from adapters.sql.migrate import current_revision, head_revision, upgrade, upgrade_to_head
+from adapters.sql.repositories import (
+    SqlaAccessGrantRepository,
+    SqlaBlacklistRepository,
+    SqlaCustomerRepository,
+    SqlaLedgerRepository,
+    SqlaOutboxRepository,
+    SqlaPurchaseRepository,
+)
+from adapters.sql.unit_of_work import SqlaUnitOfWork
+
+__all__ = [
+    "SqlaAccessGrantRepository",
+    "SqlaBlacklistRepository",
+    "SqlaCustomerRepository",
+    "SqlaLedgerRepository",
+    "SqlaOutboxRepository",
+    "SqlaPurchaseRepository",
+    "SqlaUnitOfWork",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "make_session_factory",
+    "ping",
+    "upgrade",
+    "upgrade_to_head",
+]

@@ -1,0 +1,89 @@
+"""Fifty copies of one payment notification at once (YooKassa re-sends, proxies retry): the
+purchase is paid once, the referrer credited once, the buyer gets one link, one message and one
+email, also with several outbox workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.engine import make_session_factory
+from adapters.sql.tables import customers, ledger_entries, outbox, purchases
+from application.services.payments import PaymentOutcome
+from application.use_cases.register_customer import RegisterCommand
+from application.use_cases.start_checkout import CheckoutCommand, PaymentLink
+from domain.email import Email
+from domain.ids import TelegramId
+from domain.money import Money
+from domain.outbox import OutboxKind
+from domain.purchase import PurchaseStatus
+from tests.integration.sql.wiring import ADMIN, SqlWiring
+
+REFERRER, BUYER = TelegramId(1001), TelegramId(1002)
+
+
+async def _count(engine: AsyncEngine, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    async with engine.connect() as connection:
+        statement = sa.select(sa.func.count()).select_from(table).where(*where)
+        return int((await connection.execute(statement)).scalar_one())
+
+
+async def test_fifty_concurrent_notifications_pay_credit_and_deliver_once(engine: AsyncEngine) -> None:
+    app = SqlWiring(make_session_factory(engine))
+    anna = await app.register()(RegisterCommand(REFERRER, "anna", "Anna", "ru"))
+    boris = await app.register()(RegisterCommand(BUYER, "boris", "Boris", "en", anna.customer.referral_code.value))
+    assert boris.attributed
+    link = await app.checkout()(CheckoutCommand(BUYER, Email("boris@example.com"), "https://t.me/aimpay_bot"))
+    assert isinstance(link, PaymentLink)
+    (payment_id,) = app.gateway.payments
+    app.gateway.succeed(payment_id)
+
+    outcomes = await asyncio.gather(*(app.confirm()(payment_id) for _ in range(50)))
+
+    assert Counter(outcomes) == {PaymentOutcome.PAID: 1, PaymentOutcome.UNCHANGED: 49}
+    async with app.uow() as uow:
+        purchase = await uow.purchases.get(link.purchase_id)
+        assert purchase is not None and purchase.status is PurchaseStatus.PAID and purchase.paid_at is not None
+        assert purchase.payment_id == payment_id
+        entries = list(await uow.ledger.entries_for(anna.customer.id))
+        assert [(e.amount, e.purchase_id) for e in entries] == [(Money(49_900), purchase.id)]
+        assert await uow.ledger.balance(anna.customer.id, Money(0).currency) == Money(49_900)
+        assert await uow.purchases.count_paid_referred(anna.customer.id) == 1
+    assert await _count(engine, purchases, purchases.c.status == PurchaseStatus.PAID.value) == 1
+    assert await _count(engine, ledger_entries) == 1
+    assert await _count(engine, outbox, outbox.c.kind == OutboxKind.GRANT_ACCESS.value) == 1
+
+    # Three outbox workers at once, until none of them finds anything to do.
+    rounds = 0
+    while sum(await asyncio.gather(*(app.deliver()() for _ in range(3)))) > 0:
+        rounds += 1
+        assert rounds < 10, "the outbox never ran dry"
+
+    assert await _count(engine, outbox, outbox.c.delivered_at.is_(None)) == 0
+    assert len(app.course.invites) == 1
+    (invite,) = app.course.invites
+    to_buyer = app.notifier.to(BUYER)
+    assert len(to_buyer) == 1 and invite in to_buyer[0].text
+    assert [b.url for b in to_buyer[0].buttons] == [invite]
+    assert app.email.calls == 1
+    (sent,) = app.email.sent.values()
+    assert sent.to == Email("boris@example.com") and invite in sent.text
+    assert len(app.notifier.to(REFERRER)) == 1  # "you earned 499.00"
+    assert "499.00" in app.notifier.to(REFERRER)[0].text
+    assert len(app.notifier.to(ADMIN)) == 1
+    assert len(app.notifier.sent) == 3
+
+
+async def test_concurrent_starts_of_one_user_register_them_once(engine: AsyncEngine) -> None:
+    """Ten /start updates of one new user at once: one customer; the losers of the insert race
+    retry (``ConcurrencyConflict``) and find the winner's row."""
+    app = SqlWiring(make_session_factory(engine))
+    results = await asyncio.gather(
+        *(app.register()(RegisterCommand(BUYER, f"boris{i}", "Boris", "en")) for i in range(10))
+    )
+    assert sum(r.is_new for r in results) == 1
+    assert len({r.customer.id for r in results}) == 1
+    assert await _count(engine, customers) == 1
