@@ -1,1 +1,5 @@
-"""placeholder until the adapter lands"""
+"""Resend: the email sender."""
+
+from adapters.resend.sender import ResendEmailSender
+
+__all__ = ["ResendEmailSender"]

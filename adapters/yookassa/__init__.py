@@ -1,1 +1,5 @@
-"""placeholder until the adapter lands"""
+"""YooKassa: the payment gateway."""
+
+from adapters.yookassa.gateway import YooKassaPaymentGateway
+
+__all__ = ["YooKassaPaymentGateway"]
