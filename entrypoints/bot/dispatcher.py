@@ -1,0 +1,64 @@
+"""The bot's composition: a fresh Dispatcher with its routers and middlewares."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.enums import ChatType
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from domain.customer import Language
+from entrypoints.bot.handlers import admin, checkout, errors, fallback, menu
+from entrypoints.bot.middlewares import BlacklistMiddleware, ThrottlingMiddleware
+from entrypoints.bot.texts import COMMANDS
+from entrypoints.bot.throttling import MemoryThrottle, Throttle
+
+DEFAULT_RATE = 10  # updates ...
+DEFAULT_PERIOD = 10.0  # ... per this many seconds, per user
+
+
+def build_dispatcher(
+    storage: BaseStorage | None = None,
+    throttling: Throttle | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+) -> Dispatcher:
+    """A new Dispatcher with new routers (a Router joins one Dispatcher only).
+
+    Only private chats are served (the bot also sits in the course chat and must stay quiet
+    there). In them every message and button press passes the blacklist, then the rate limit.
+    Handlers take their use cases from dishka: call
+    ``setup_dishka(container, router=dp, auto_inject=True)`` on the result; the handlers are
+    decorated with ``@inject`` already, so ``auto_inject`` is optional.
+    ``events_isolation`` (default: in-process) handles one user's updates one at a time.
+    """
+    dp = Dispatcher(
+        storage=storage if storage is not None else MemoryStorage(),
+        events_isolation=events_isolation if events_isolation is not None else SimpleEventIsolation(),
+        name="aimpay",
+    )
+    private = Router(name="private")
+    private.message.filter(F.chat.type == ChatType.PRIVATE)
+    private.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+
+    guarded = Router(name="guarded")
+    throttle = throttling if throttling is not None else MemoryThrottle(DEFAULT_RATE, DEFAULT_PERIOD)
+    for observer in (guarded.message, guarded.callback_query):
+        observer.outer_middleware(BlacklistMiddleware())
+        observer.outer_middleware(ThrottlingMiddleware(throttle))
+    guarded.include_routers(menu.router(), checkout.router(), admin.router(), checkout.email_router(), fallback.router())
+
+    private.include_router(guarded)
+    dp.include_routers(errors.router(), private)
+    return dp
+
+
+async def set_bot_commands(bot: Bot) -> None:
+    """Publishes the command list of Telegram's menu button, in Russian and English."""
+    scope = BotCommandScopeAllPrivateChats()
+    for language, commands in COMMANDS.items():
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in commands],
+            scope=scope,
+            language_code=None if language is Language.RU else language.value,
+        )

@@ -1,0 +1,23 @@
+"""Whatever no other handler took."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.types import CallbackQuery, Message
+
+from application.texts import text
+from entrypoints.bot.replies import language_of, say
+
+
+def router() -> Router:
+    r = Router(name="fallback")
+
+    @r.message()
+    async def unknown(message: Message, bot: Bot) -> None:
+        await say(bot, message.chat.id, text(language_of(message.from_user), "unknown"))
+
+    @r.callback_query()
+    async def stale_button(callback: CallbackQuery) -> None:
+        await callback.answer(text(language_of(callback.from_user), "unknown"))
+
+    return r

@@ -1,0 +1,106 @@
+"""/start, /help, /ref and the menu buttons."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, User
+from dishka.integrations.aiogram import FromDishka, inject
+
+from application.errors import CustomerBlacklisted, CustomerNotRegistered
+from application.terms import ShopTerms
+from application.texts import text
+from application.use_cases.referral_summary import GetReferralSummary
+from application.use_cases.register_customer import RegisterCommand, RegisterCustomer
+from domain.ids import TelegramId
+from entrypoints.bot.keyboards import MENU_HELP, MENU_REF, menu
+from entrypoints.bot.replies import bot_link, language_of, say
+
+
+async def _help(bot: Bot, user: User, chat_id: int, terms: ShopTerms) -> None:
+    language = language_of(user)
+    body = text(language, "help", title=terms.course_title, percent=str(terms.referral_rate))
+    await say(bot, chat_id, body, menu(language))
+
+
+async def _referral(bot: Bot, user: User, chat_id: int, summary_of: GetReferralSummary) -> None:
+    language = language_of(user)
+    try:
+        summary = await summary_of(TelegramId(user.id))
+    except CustomerNotRegistered:
+        await say(bot, chat_id, text(language, "not_registered"))
+        return
+    except CustomerBlacklisted:
+        return
+    body = text(
+        language,
+        "ref_summary",
+        link=f"{await bot_link(bot)}?start={summary.code}",
+        joined=summary.joined,
+        paid=summary.paid,
+        balance=summary.balance.to_decimal_string(),
+        percent=str(summary.rate),
+    )
+    await say(bot, chat_id, body)
+
+
+def router() -> Router:
+    r = Router(name="menu")
+
+    @r.message(CommandStart())
+    @inject
+    async def start(
+        message: Message,
+        command: CommandObject,
+        bot: Bot,
+        state: FSMContext,
+        register: FromDishka[RegisterCustomer],
+        terms: FromDishka[ShopTerms],
+    ) -> None:
+        user = message.from_user
+        assert user is not None  # private chats only
+        await state.clear()
+        try:
+            await register(
+                RegisterCommand(
+                    telegram_id=TelegramId(user.id),
+                    username=user.username,
+                    first_name=user.first_name,
+                    language_code=user.language_code,
+                    referral_code=command.args,  # the payload is the referral code; bad ones are ignored
+                )
+            )
+        except CustomerBlacklisted:
+            return
+        language = language_of(user)
+        body = text(
+            language, "welcome", name=user.first_name, title=terms.course_title, price=terms.price.to_decimal_string()
+        )
+        await say(bot, message.chat.id, body, menu(language))
+
+    @r.message(Command("help"))
+    @inject
+    async def help_command(message: Message, bot: Bot, terms: FromDishka[ShopTerms]) -> None:
+        assert message.from_user is not None
+        await _help(bot, message.from_user, message.chat.id, terms)
+
+    @r.callback_query(F.data == MENU_HELP)
+    @inject
+    async def help_button(callback: CallbackQuery, bot: Bot, terms: FromDishka[ShopTerms]) -> None:
+        await callback.answer()
+        await _help(bot, callback.from_user, callback.from_user.id, terms)
+
+    @r.message(Command("ref"))
+    @inject
+    async def ref_command(message: Message, bot: Bot, summary_of: FromDishka[GetReferralSummary]) -> None:
+        assert message.from_user is not None
+        await _referral(bot, message.from_user, message.chat.id, summary_of)
+
+    @r.callback_query(F.data == MENU_REF)
+    @inject
+    async def ref_button(callback: CallbackQuery, bot: Bot, summary_of: FromDishka[GetReferralSummary]) -> None:
+        await callback.answer()
+        await _referral(bot, callback.from_user, callback.from_user.id, summary_of)
+
+    return r

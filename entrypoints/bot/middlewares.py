@@ -1,0 +1,67 @@
+"""Outer middlewares of the bot's private-chat router: the blacklist, then the rate limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from dishka import AsyncContainer
+from dishka.integrations.aiogram import CONTAINER_NAME
+
+from application.terms import ShopTerms
+from application.texts import text
+from application.use_cases.check_blacklist import IsBlacklisted
+from domain.ids import TelegramId
+from entrypoints.bot.replies import language_of
+from entrypoints.bot.throttling import Throttle, Verdict
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class BlacklistMiddleware(BaseMiddleware):
+    """Drops every update of a blacklisted user without a word; admins are never blocked.
+    Takes ``IsBlacklisted`` and ``ShopTerms`` from the update's dishka container."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
+        container: AsyncContainer | None = data.get(CONTAINER_NAME)
+        if container is None:
+            raise RuntimeError("the blacklist needs dishka: call setup_dishka(container, router=dispatcher)")
+        telegram_id = TelegramId(user.id)
+        terms = await container.get(ShopTerms)
+        if not terms.is_admin(telegram_id):
+            is_blacklisted = await container.get(IsBlacklisted)
+            if await is_blacklisted(telegram_id):
+                log.debug("ignored an update of blacklisted user %s", user.id)
+                return None
+        return await handler(event, data)
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    """Lets a user's updates through up to the throttle's limit; the first one over it gets a
+    ``throttled`` warning, the rest of the window is ignored."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self._throttle = throttle
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
+        verdict = await self._throttle.hit(user.id)
+        if verdict is Verdict.ALLOW:
+            return await handler(event, data)
+        if verdict is Verdict.WARN:
+            warning = text(language_of(user), "throttled")
+            if isinstance(event, Message):
+                await event.answer(warning, parse_mode=None)
+            elif isinstance(event, CallbackQuery):
+                await event.answer(warning)
+        return None

@@ -1,0 +1,25 @@
+"""Small helpers shared by the handlers: the user's language and plain-text replies."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, User
+
+from domain.customer import Language
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def language_of(user: User | None) -> Language:
+    return Language.from_telegram(user.language_code if user else None)
+
+
+async def say(bot: Bot, chat_id: int, body: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Sends ``body`` as plain text: never parsed as markup, whatever the bot's defaults."""
+    await bot.send_message(chat_id=chat_id, text=body, parse_mode=None, reply_markup=markup, link_preview_options=NO_PREVIEW)
+
+
+async def bot_link(bot: Bot) -> str:
+    """``https://t.me/<bot username>`` (aiogram caches ``getMe``)."""
+    me = await bot.me()
+    return f"https://t.me/{me.username}"

@@ -1,0 +1,1 @@
+"""Tests of the Telegram adapters and the bot, against the loopback Bot API stand-in."""

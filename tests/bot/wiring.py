@@ -1,0 +1,73 @@
+"""A dishka container of the use cases over the in-memory fakes, and a Dispatcher wired to it,
+the way the production container wires the real adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from dishka import Provider, Scope, make_async_container, provide
+from dishka.integrations.aiogram import AiogramProvider, setup_dishka
+
+from application.terms import ShopTerms
+from application.use_cases.ban_user import BanUser
+from application.use_cases.check_blacklist import IsBlacklisted
+from application.use_cases.referral_summary import GetReferralSummary
+from application.use_cases.register_customer import RegisterCustomer
+from application.use_cases.start_checkout import StartCheckout
+from application.use_cases.unban_user import UnbanUser
+from entrypoints.bot import Throttle, build_dispatcher
+from tests.unit.harness import Harness
+
+
+class HarnessProvider(Provider):
+    def __init__(self, h: Harness) -> None:
+        super().__init__()
+        self.h = h
+
+    @provide(scope=Scope.APP)
+    def terms(self) -> ShopTerms:
+        return self.h.terms
+
+    @provide(scope=Scope.REQUEST)
+    def register(self) -> RegisterCustomer:
+        return self.h.register()
+
+    @provide(scope=Scope.REQUEST)
+    def checkout(self) -> StartCheckout:
+        return self.h.checkout()
+
+    @provide(scope=Scope.REQUEST)
+    def summary(self) -> GetReferralSummary:
+        return self.h.summary()
+
+    @provide(scope=Scope.REQUEST)
+    def ban(self) -> BanUser:
+        return self.h.ban()
+
+    @provide(scope=Scope.REQUEST)
+    def unban(self) -> UnbanUser:
+        return self.h.unban()
+
+    @provide(scope=Scope.REQUEST)
+    def is_blacklisted(self) -> IsBlacklisted:
+        return self.h.is_blacklisted()
+
+
+@asynccontextmanager
+async def wired_dispatcher(
+    h: Harness, bot: Bot, storage: BaseStorage | None = None, throttling: Throttle | None = None
+) -> AsyncIterator[Dispatcher]:
+    """``build_dispatcher`` + ``setup_dishka(..., auto_inject=True)`` + startup, as in production."""
+    container = make_async_container(HarnessProvider(h), AiogramProvider())
+    dp = build_dispatcher(storage=storage, throttling=throttling)
+    setup_dishka(container, router=dp, auto_inject=True)
+    await dp.emit_startup(bot=bot)
+    try:
+        yield dp
+    finally:
+        await dp.emit_shutdown(bot=bot)
+        await dp.storage.close()
+        await container.close()
