@@ -112,7 +112,7 @@ async def run_demo(host: str, port: int, *, once: bool, out: Callable[[str], Non
     course = await container.get(FakeCourseAccess)
     dispatcher = make_dispatcher(container, settings)
     app = build_http_app(
-        container, settings, bot, dispatcher, extra_routes=checkout_routes(gateway, base + "/webhooks/yookassa")
+        container, settings, bot, dispatcher, offline=True, extra_routes=checkout_routes(gateway, base + "/webhooks/yookassa")
     )
     server = uvicorn_server(app, host, port)
     serving = asyncio.create_task(server.serve())

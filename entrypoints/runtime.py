@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import uvicorn
@@ -12,8 +11,10 @@ from dishka.integrations.aiogram import setup_dishka as setup_aiogram_dishka
 from starlette.applications import Starlette
 
 from adapters.sql.migrate import upgrade_to_head
-from entrypoints.bot import build_dispatcher, make_storage, make_throttling
-from entrypoints.config import Settings
+from entrypoints.bot.dispatcher import build_dispatcher, set_bot_commands
+from entrypoints.bot.storage import make_events_isolation, make_storage
+from entrypoints.bot.throttling import make_throttling
+from entrypoints.config import ConfigError, Settings
 from entrypoints.container import make_container
 from entrypoints.http.app import create_app
 from entrypoints.outbox_worker import OutboxWorker
@@ -28,20 +29,31 @@ async def migrate(settings: Settings) -> None:
 
 def make_dispatcher(container: AsyncContainer, settings: Settings) -> Dispatcher:
     dispatcher = build_dispatcher(
-        container,
         storage=make_storage(settings.redis_url),
         throttling=make_throttling(settings.redis_url, settings.throttle_rate, settings.throttle_period),
+        events_isolation=make_events_isolation(settings.redis_url),
     )
+    setup_aiogram_dishka(container, router=dispatcher, auto_inject=True)
     return dispatcher
 
 
-def build_http_app(container: AsyncContainer, settings: Settings, bot: Bot, dispatcher: Dispatcher, **kwargs: object) -> Starlette:
+def build_http_app(
+    container: AsyncContainer,
+    settings: Settings,
+    bot: Bot,
+    dispatcher: Dispatcher,
+    *,
+    offline: bool = False,
+    **kwargs: object,
+) -> Starlette:
     """The app ``serve`` runs: webhooks, health, the outbox worker; registers the Telegram
     webhook at start-up when ``AIMPAY_TELEGRAM_WEBHOOK_URL`` is set."""
     worker = OutboxWorker(container)
     secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
 
     async def register_webhook() -> None:
+        if not offline:
+            await set_bot_commands(bot)
         if settings.telegram_webhook_url and secret:
             await bot.set_webhook(
                 settings.telegram_webhook_url,
@@ -67,8 +79,6 @@ def uvicorn_server(app: Starlette, host: str, port: int, **kwargs: object) -> uv
 
 async def serve(settings: Settings, host: str, port: int) -> None:
     if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
-        from entrypoints.config import ConfigError
-
         raise ConfigError("AIMPAY_TELEGRAM_WEBHOOK_SECRET is required when AIMPAY_TELEGRAM_WEBHOOK_URL is set")
     container = make_container(settings)
     bot = await container.get(Bot)
@@ -85,11 +95,10 @@ async def poll(settings: Settings) -> None:
     worker = OutboxWorker(container)
     worker.start()
     try:
+        await set_bot_commands(bot)
         await bot.delete_webhook(drop_pending_updates=False)
         await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True)
     finally:
         await worker.stop()
         await container.close()
 
-
-__all__ = ["build_http_app", "make_dispatcher", "migrate", "poll", "serve", "setup_aiogram_dishka", "asyncio"]
