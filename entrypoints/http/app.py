@@ -47,7 +47,7 @@ def create_app(
     ]
     if telegram is not None:
         dispatcher, bot, secret = telegram
-        routes.append(Route("/webhooks/telegram", TelegramWebhook(dispatcher, bot, secret), methods=["POST"]))
+        routes.append(Route("/webhooks/telegram", TelegramWebhook(dispatcher, bot, secret).handle, methods=["POST"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

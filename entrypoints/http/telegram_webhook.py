@@ -24,7 +24,7 @@ class TelegramWebhook:
         self._bot = bot
         self._secret = secret.encode()
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
         if not secrets.compare_digest(given, self._secret):
             return JSONResponse({"error": "wrong secret token"}, status_code=401)
