@@ -42,8 +42,8 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.EN: "Course “{title}”, {price} RUB. Press the button to pay. After payment the course link comes here and to {email}.",
     },
     "checkout_reused": {
-        Language.RU: "У вас уже есть неоплаченный счёт. Оплатите его по кнопке ниже — новый не создаётся.",
-        Language.EN: "You already have an unpaid invoice. Pay it with the button below; no new one is created.",
+        Language.RU: "У вас уже есть неоплаченный счёт (чек и ссылка придут на {email}). Оплатите его по кнопке ниже — новый не создаётся.",
+        Language.EN: "You already have an unpaid invoice (the receipt and link go to {email}). Pay it with the button below; no new one is created.",
     },
     "already_in_course": {
         Language.RU: "Вы уже оплатили курс и состоите в его чате. Повторно платить не нужно.",

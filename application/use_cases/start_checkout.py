@@ -19,7 +19,7 @@ from domain.purchase import PaymentStatus, Purchase
 @dataclass(frozen=True, slots=True)
 class CheckoutCommand:
     telegram_id: TelegramId
-    email: Email
+    email: Email | None  # None: ask first; a paying customer is then asked for it
     return_url: str
 
 
@@ -30,6 +30,7 @@ class PaymentLink:
     purchase_id: PurchaseId
     confirmation_url: str
     reused: bool
+    email: str  # where the receipt and the link go (an open payment keeps its first email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,12 @@ class PaymentJustConfirmed:
     """Checking the open payment found it paid; access is on its way through the outbox."""
 
 
-CheckoutResult = PaymentLink | AlreadyInCourse | AccessReissued | PaymentJustConfirmed
+@dataclass(frozen=True, slots=True)
+class EmailNeeded:
+    """A new payment is due and needs the buyer's email (for the receipt and the link)."""
+
+
+CheckoutResult = PaymentLink | AlreadyInCourse | AccessReissued | PaymentJustConfirmed | EmailNeeded
 
 _OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.WAITING_FOR_CAPTURE)
 
@@ -60,7 +66,7 @@ class StartCheckout:
     - An open payment: its state is asked of the provider. Still open: the same link again.
       Meanwhile paid or canceled: recorded (as a webhook would), then paid → access, canceled → a
       new payment.
-    - Otherwise a new purchase is stored first, and the payment is created with the purchase id
+    - Otherwise, once the email is known (``EmailNeeded`` asks for it), a new purchase is stored first, and the payment is created with the purchase id
       as the idempotency key, so a retried call (ours or the SDK's) cannot charge twice.
     """
 
@@ -97,12 +103,17 @@ class StartCheckout:
             return await self._already_paid(customer, paid)
         if open_purchase is not None and open_purchase.payment_id is not None:
             payment = await self._gateway.fetch_payment(open_purchase.payment_id)
-            if payment.status in _OPEN_STATUSES and payment.confirmation_url:
-                return PaymentLink(open_purchase.id, payment.confirmation_url, reused=True)
+            if payment.status in _OPEN_STATUSES:
+                url = payment.confirmation_url or open_purchase.confirmation_url
+                if not url:  # never a second payment while this one may still be paid
+                    raise PaymentGatewayRejected(f"open payment {payment.payment_id} came without a confirmation url")
+                return PaymentLink(open_purchase.id, url, reused=True, email=open_purchase.email.value)
             outcome = await self._payments.record(payment)
             if outcome in (PaymentOutcome.PAID, PaymentOutcome.UNCHANGED) and payment.status is PaymentStatus.SUCCEEDED:
                 return PaymentJustConfirmed()
             open_purchase = None  # canceled (or unusable): start a new purchase
+        if open_purchase is None and command.email is None:
+            return EmailNeeded()
         purchase = open_purchase or await self._new_purchase(customer, command.email)
         return await self._create_payment(purchase, command.return_url)
 
@@ -112,31 +123,42 @@ class StartCheckout:
         grant = await self._access.replace(paid)
         return AccessReissued(grant.invite_link)
 
-    async def _new_purchase(self, customer: Customer, email: Email) -> Purchase:
-        purchase = Purchase(
-            id=PurchaseId(self._ids.new_uuid()),
-            customer_id=customer.id,
-            price=self._terms.price,
-            email=email,
-            created_at=self._clock.now(),
-        )
+    async def _new_purchase(self, customer: Customer, email: Email | None) -> Purchase:
+        """A new pending purchase, unless a concurrent /buy of the same customer made one first
+        (the customer row is locked while we look), so two taps cannot become two payments."""
+        assert email is not None
         async with self._uow as uow:
+            await uow.customers.by_telegram_id(customer.telegram_id, for_update=True)
+            existing = await uow.purchases.open_for(customer.id)
+            if existing is not None:
+                return existing
+            purchase = Purchase(
+                id=PurchaseId(self._ids.new_uuid()),
+                customer_id=customer.id,
+                price=self._terms.price,
+                email=email,
+                created_at=self._clock.now(),
+            )
             await uow.purchases.add(purchase)
             await uow.commit()
         return purchase
 
     async def _create_payment(self, purchase: Purchase, return_url: str) -> PaymentLink:
-        payment = await self._gateway.create_payment(
-            PaymentRequest(
-                purchase_id=purchase.id,
-                amount=purchase.price,
-                description=self._terms.course_title,
-                return_url=return_url,
-                customer_email=purchase.email,
-                receipt=self._terms.receipts,
-                idempotency_key=str(purchase.id),
+        try:
+            payment = await self._gateway.create_payment(
+                PaymentRequest(
+                    purchase_id=purchase.id,
+                    amount=purchase.price,
+                    description=self._terms.course_title,
+                    return_url=return_url,
+                    customer_email=purchase.email,
+                    receipt=self._terms.receipts,
+                    idempotency_key=str(purchase.id),
+                )
             )
-        )
+        except PaymentGatewayRejected:
+            await self._abandon(purchase)
+            raise
         async with self._uow as uow:
             stored = await uow.purchases.get(purchase.id, for_update=True)
             assert stored is not None
@@ -146,4 +168,14 @@ class StartCheckout:
                 await uow.commit()
         if not payment.confirmation_url:
             raise PaymentGatewayRejected(f"payment {payment.payment_id} came without a confirmation url")
-        return PaymentLink(purchase.id, payment.confirmation_url, reused=False)
+        return PaymentLink(purchase.id, payment.confirmation_url, reused=False, email=purchase.email.value)
+
+    async def _abandon(self, purchase: Purchase) -> None:
+        """The provider refused to make its payment, and would refuse it again under the same key:
+        the purchase is closed, so the next /buy starts a new one instead of repeating the refusal."""
+        async with self._uow as uow:
+            stored = await uow.purchases.get(purchase.id, for_update=True)
+            if stored is not None and stored.is_open and stored.payment_id is None:
+                stored.apply(PaymentStatus.CANCELED, self._clock.now())
+                await uow.purchases.save(stored)
+                await uow.commit()

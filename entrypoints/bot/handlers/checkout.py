@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message, User
 from dishka.integrations.aiogram import FromDishka, inject
 
 from application.errors import CustomerBlacklisted, CustomerNotRegistered
+from application.ports.messaging import DeliveryError
 from application.ports.payment_gateway import PaymentGatewayRejected, PaymentGatewayUnavailable
 from application.terms import ShopTerms
 from application.texts import text
@@ -20,6 +21,7 @@ from application.use_cases.start_checkout import (
     AlreadyInCourse,
     CheckoutCommand,
     CheckoutResult,
+    EmailNeeded,
     PaymentJustConfirmed,
     PaymentLink,
     StartCheckout,
@@ -38,19 +40,49 @@ class CheckoutForm(StatesGroup):
     email = State()
 
 
-async def _ask_email(bot: Bot, user: User, chat_id: int, state: FSMContext) -> None:
-    await state.set_state(CheckoutForm.email)
-    await say(bot, chat_id, text(language_of(user), "ask_email"))
+async def _checkout(
+    bot: Bot,
+    user: User,
+    chat_id: int,
+    state: FSMContext,
+    checkout: StartCheckout,
+    terms: ShopTerms,
+    email: Email | None,
+) -> None:
+    """Runs the checkout and answers; without an email it first finds out whether one is
+    needed (a customer who paid or has an open payment is not asked)."""
+    language = language_of(user)
+    try:
+        result = await checkout(CheckoutCommand(TelegramId(user.id), email, await bot_link(bot)))
+    except CustomerBlacklisted:
+        return
+    except CustomerNotRegistered:
+        await say(bot, chat_id, text(language, "not_registered"))
+        return
+    except (PaymentGatewayUnavailable, PaymentGatewayRejected) as exc:
+        log.warning("checkout of %s failed at the payment provider: %s", user.id, exc)
+        await say(bot, chat_id, text(language, "payment_unavailable"))
+        return
+    except DeliveryError as exc:  # a new invite link could not be made right now
+        log.warning("checkout of %s could not issue an invite link: %s", user.id, exc)
+        await say(bot, chat_id, text(language, "payment_unavailable"))
+        return
+    if isinstance(result, EmailNeeded):
+        await state.set_state(CheckoutForm.email)
+        await say(bot, chat_id, text(language, "ask_email"))
+        return
+    await state.clear()
+    await _reply(bot, chat_id, language, result, terms)
 
 
-async def _reply(bot: Bot, chat_id: int, language: Language, result: CheckoutResult, terms: ShopTerms, email: Email) -> None:
+async def _reply(bot: Bot, chat_id: int, language: Language, result: CheckoutResult, terms: ShopTerms) -> None:
     price = terms.price.to_decimal_string()
     match result:
-        case PaymentLink(confirmation_url=url, reused=reused):
+        case PaymentLink(confirmation_url=url, reused=reused, email=email):
             body = (
-                text(language, "checkout_reused")
+                text(language, "checkout_reused", email=email)
                 if reused
-                else text(language, "checkout", title=terms.course_title, price=price, email=email.value)
+                else text(language, "checkout", title=terms.course_title, price=price, email=email)
             )
             await say(bot, chat_id, body, link(text(language, "button.pay", price=price), url))
         case AlreadyInCourse():
@@ -65,14 +97,24 @@ def router() -> Router:
     r = Router(name="checkout")
 
     @r.message(Command("buy"))
-    async def buy_command(message: Message, bot: Bot, state: FSMContext) -> None:
+    @inject
+    async def buy_command(
+        message: Message, bot: Bot, state: FSMContext, checkout: FromDishka[StartCheckout], terms: FromDishka[ShopTerms]
+    ) -> None:
         assert message.from_user is not None
-        await _ask_email(bot, message.from_user, message.chat.id, state)
+        await _checkout(bot, message.from_user, message.chat.id, state, checkout, terms, None)
 
     @r.callback_query(F.data == MENU_BUY)
-    async def buy_button(callback: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+    @inject
+    async def buy_button(
+        callback: CallbackQuery,
+        bot: Bot,
+        state: FSMContext,
+        checkout: FromDishka[StartCheckout],
+        terms: FromDishka[ShopTerms],
+    ) -> None:
         await callback.answer()
-        await _ask_email(bot, callback.from_user, callback.from_user.id, state)
+        await _checkout(bot, callback.from_user, callback.from_user.id, state, checkout, terms, None)
 
     @r.message(Command("cancel"))
     async def cancel(message: Message, bot: Bot, state: FSMContext) -> None:
@@ -104,18 +146,7 @@ def email_router() -> Router:
             await say(bot, message.chat.id, text(language, "bad_email"))
             return
         await state.clear()
-        try:
-            result = await checkout(CheckoutCommand(TelegramId(user.id), email, await bot_link(bot)))
-        except CustomerBlacklisted:
-            return
-        except CustomerNotRegistered:
-            await say(bot, message.chat.id, text(language, "not_registered"))
-            return
-        except (PaymentGatewayUnavailable, PaymentGatewayRejected) as exc:
-            log.warning("checkout of %s failed at the payment provider: %s", user.id, exc)
-            await say(bot, message.chat.id, text(language, "payment_unavailable"))
-            return
-        await _reply(bot, message.chat.id, language, result, terms, email)
+        await _checkout(bot, user, message.chat.id, state, checkout, terms, email)
 
     @r.message(StateFilter(CheckoutForm.email), ~F.text)
     async def not_text(message: Message, bot: Bot) -> None:
