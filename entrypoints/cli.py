@@ -16,6 +16,7 @@ def _logging(settings: Settings | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:

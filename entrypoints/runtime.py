@@ -8,9 +8,10 @@ import uvicorn
 from aiogram import Bot, Dispatcher
 from dishka import AsyncContainer
 from dishka.integrations.aiogram import setup_dishka as setup_aiogram_dishka
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from adapters.sql.migrate import upgrade_to_head
+from adapters.sql import current_revision, head_revision, upgrade_to_head
 from entrypoints.bot.dispatcher import build_dispatcher, set_bot_commands
 from entrypoints.bot.storage import make_events_isolation, make_storage
 from entrypoints.bot.throttling import make_throttling
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 async def migrate(settings: Settings) -> None:
     await upgrade_to_head(settings.database_url)
     log.info("database is at the latest schema")
+
+
+async def check_schema(container: AsyncContainer) -> None:
+    """Refuses to start on a database that is not at the latest schema (one clear line)."""
+    try:
+        current = await current_revision(await container.get(AsyncEngine))
+    except Exception as exc:
+        raise ConfigError(f"AIMPAY_DATABASE_URL: cannot open the database ({type(exc).__name__}: {exc})") from None
+    if current != head_revision():
+        raise ConfigError(
+            f"AIMPAY_DATABASE_URL: the database is at schema {current or 'none'}, not {head_revision()}: run `aimpay migrate`"
+        )
 
 
 def make_dispatcher(container: AsyncContainer, settings: Settings) -> Dispatcher:
@@ -81,6 +94,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
         raise ConfigError("AIMPAY_TELEGRAM_WEBHOOK_SECRET is required when AIMPAY_TELEGRAM_WEBHOOK_URL is set")
     container = make_container(settings)
+    await check_schema(container)
     bot = await container.get(Bot)
     dispatcher = make_dispatcher(container, settings)
     app = build_http_app(container, settings, bot, dispatcher)
@@ -90,6 +104,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
 
 async def poll(settings: Settings) -> None:
     container = make_container(settings)
+    await check_schema(container)
     bot = await container.get(Bot)
     dispatcher = make_dispatcher(container, settings)
     worker = OutboxWorker(container)
