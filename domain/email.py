@@ -16,7 +16,7 @@ class Email:
     value: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, str) or len(self.value) > 254 or not _EMAIL.match(self.value):
+        if not isinstance(self.value, str) or len(self.value) > 254 or not _EMAIL.fullmatch(self.value):
             raise InvalidValue(f"not an email address: {self.value!r}")
         local, _, domain = self.value.rpartition("@")
         if len(local) > 64 or local.startswith(".") or local.endswith(".") or ".." in local:

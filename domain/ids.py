@@ -66,7 +66,7 @@ class TelegramId:
     @classmethod
     def parse(cls, text: str) -> TelegramId:
         text = text.strip() if isinstance(text, str) else text
-        if not isinstance(text, str) or not text.isdigit():
+        if not isinstance(text, str) or not (text.isascii() and text.isdigit()):
             raise InvalidValue(f"a Telegram user id is a positive integer, got {text!r}")
         return cls(int(text))
 
@@ -84,7 +84,7 @@ class ReferralCode:
     value: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, str) or not _CODE.match(self.value):
+        if not isinstance(self.value, str) or not _CODE.fullmatch(self.value):
             raise InvalidValue(f"a referral code is 6-32 characters of A-Z a-z 0-9 _ -, got {self.value!r}")
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from domain.errors import InvalidValue
 
 _CODE = re.compile(r"^[A-Z]{3}$")
-_AMOUNT = re.compile(r"^-?\d{1,13}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,2})?")  # ASCII digits only, used with fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +19,7 @@ class Currency:
     code: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.code, str) or not _CODE.match(self.code):
+        if not isinstance(self.code, str) or not _CODE.fullmatch(self.code):
             raise InvalidValue(f"currency must be three capital letters, got {self.code!r}")
 
     def __str__(self) -> str:
@@ -50,7 +50,7 @@ class Money:
     def parse(cls, text: str, currency: Currency = RUB) -> Money:
         """``"4990.00"`` / ``"4990"`` / ``"4990.5"`` → Money; refuses anything else (no floats, no commas)."""
         text = text.strip() if isinstance(text, str) else text
-        if not isinstance(text, str) or not _AMOUNT.match(text):
+        if not isinstance(text, str) or not _AMOUNT.fullmatch(text):
             raise InvalidValue(f"an amount looks like 4990.00, got {text!r}")
         try:
             value = Decimal(text)
@@ -117,7 +117,7 @@ class Percent:
     @classmethod
     def parse(cls, text: str) -> Percent:
         text = text.strip() if isinstance(text, str) else text
-        if not isinstance(text, str) or not re.match(r"^\d{1,3}(\.\d{1,2})?$", text):
+        if not isinstance(text, str) or not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", text):
             raise InvalidValue(f"a percent looks like 10 or 12.5, got {text!r}")
         value = Decimal(text) * 100
         return cls(int(value.to_integral_value(rounding=ROUND_FLOOR)))

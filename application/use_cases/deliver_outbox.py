@@ -58,12 +58,19 @@ class DeliverOutbox:
             except DeliveryError as exc:
                 message.failed(self._clock.now(), str(exc), permanent=exc.permanent, max_attempts=MAX_ATTEMPTS)
                 log.warning("outbox %s (%s) attempt %d failed: %s", message.key, message.kind, message.attempts, exc)
-                async with self._uow as uow:
-                    await uow.outbox.save(message)
-                    await uow.commit()
+                await self._save(message)
+            except Exception as exc:  # a malformed message must not hold up the ones behind it
+                message.failed(self._clock.now(), repr(exc), permanent=False, max_attempts=MAX_ATTEMPTS)
+                log.exception("outbox %s (%s) attempt %d broke", message.key, message.kind, message.attempts)
+                await self._save(message)
             else:
                 delivered += 1
         return delivered
+
+    async def _save(self, message: OutboxMessage) -> None:
+        async with self._uow as uow:
+            await uow.outbox.save(message)
+            await uow.commit()
 
     async def _deliver(self, message: OutboxMessage) -> None:
         payload = message.payload

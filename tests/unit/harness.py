@@ -19,9 +19,12 @@ from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCommand, RegisterCustomer
 from application.use_cases.start_checkout import CheckoutCommand, StartCheckout
 from application.use_cases.unban_user import UnbanUser
+from domain.customer import Customer
 from domain.email import Email
-from domain.ids import TelegramId
+from domain.ids import PurchaseId, TelegramId
 from domain.money import Money, Percent
+from domain.outbox import OutboxKind, OutboxMessage
+from domain.purchase import Purchase
 
 ADMIN = TelegramId(999)
 
@@ -69,6 +72,10 @@ class Harness:
             self.uow(), self.gateway, self.course, self._access(), self._payments(), self.clock, self.ids, self.terms
         )
 
+    def recorder(self) -> PaymentRecorder:
+        """Applies a provider's payment as given (a webhook body that was not re-fetched)."""
+        return self._payments()
+
     def confirm(self) -> ConfirmPayment:
         return ConfirmPayment(self.gateway, self._payments())
 
@@ -99,3 +106,30 @@ class Harness:
         while (n := await self.deliver()()) > 0:
             total += n
         return total
+
+    # Read-outs of the committed state, for assertions.
+    def customer(self, telegram_id: int) -> Customer:
+        return next(c for c in self.store.state.customers.values() if c.telegram_id == TelegramId(telegram_id))
+
+    def purchases_of(self, telegram_id: int) -> list[Purchase]:
+        """The customer's purchases, oldest first."""
+        customer_id = self.customer(telegram_id).id
+        return [p for p in self.store.state.purchases.values() if p.customer_id == customer_id]
+
+    def purchase(self, purchase_id: PurchaseId) -> Purchase:
+        return self.store.state.purchases[purchase_id]
+
+    def payment_id_of(self, purchase_id: PurchaseId) -> str:
+        """The provider's payment made for the purchase."""
+        return next(pid for pid, request in self.gateway.requests.items() if request.purchase_id == purchase_id)
+
+    def outbox_messages(self, kind: OutboxKind | None = None) -> list[OutboxMessage]:
+        return [m for m in self.store.state.outbox.values() if kind is None or m.kind is kind]
+
+    async def pay(self, telegram_id: int, email: str = "buyer@example.com") -> Purchase:
+        """/buy, the provider reports success, the webhook is handled; returns the paid purchase."""
+        link = await self.buy(telegram_id, email)
+        payment_id = self.payment_id_of(link.purchase_id)  # type: ignore[union-attr]
+        self.gateway.succeed(payment_id)
+        await self.confirm()(payment_id)
+        return self.purchase(link.purchase_id)  # type: ignore[union-attr]

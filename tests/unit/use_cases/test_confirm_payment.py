@@ -1,0 +1,213 @@
+import copy
+from dataclasses import replace
+from uuid import UUID
+
+import pytest
+
+from application.ports.payment_gateway import Payment, PaymentGatewayUnavailable
+from application.services.payments import PaymentOutcome
+from application.texts import text
+from domain.customer import Language
+from domain.ids import PurchaseId, TelegramId
+from domain.ledger import EntryKind
+from domain.money import Currency, Money
+from domain.outbox import OutboxKind
+from domain.purchase import PaymentStatus, PurchaseStatus
+from tests.unit.harness import ADMIN, Harness, default_terms
+
+
+async def _referred_checkout(h: Harness, referrer_lang: str = "ru") -> tuple[PurchaseId, str]:
+    referrer = await h.start(1, name="Anna", lang=referrer_lang)
+    await h.start(2, referrer.customer.referral_code.value, name="Boris")
+    link = await h.buy(2)
+    purchase_id = link.purchase_id  # type: ignore[union-attr]
+    return purchase_id, h.payment_id_of(purchase_id)
+
+
+def _snapshot(h: Harness) -> object:
+    return copy.deepcopy(h.store.state)
+
+
+async def test_succeeded_payment_pays_credits_and_queues_messages() -> None:
+    h = Harness(terms=default_terms(price=Money(499_999)))
+    purchase_id, payment_id = await _referred_checkout(h, referrer_lang="en")
+    h.gateway.succeed(payment_id)
+    assert await h.confirm()(payment_id) is PaymentOutcome.PAID
+
+    purchase = h.purchase(purchase_id)
+    assert (purchase.status, purchase.paid_at) == (PurchaseStatus.PAID, h.clock.now())
+    [credit] = h.store.state.ledger
+    assert credit.amount == Money(49_999)  # 10% of 4999.99, rounded down
+    assert (credit.kind, credit.referrer_id, credit.purchase_id) == (EntryKind.REFERRAL_CREDIT, h.customer(1).id, purchase_id)
+
+    outbox = h.store.state.outbox
+    assert set(outbox) == {
+        f"purchase:{purchase_id}:access",
+        f"purchase:{purchase_id}:referrer",
+        f"purchase:{purchase_id}:admin:{ADMIN}",
+    }
+    assert outbox[f"purchase:{purchase_id}:access"].kind is OutboxKind.GRANT_ACCESS
+    referrer_note = outbox[f"purchase:{purchase_id}:referrer"].payload
+    assert referrer_note["telegram_id"] == 1
+    assert referrer_note["text"] == text(Language.EN, "referrer.credited", amount="499.99", balance="499.99")
+    admin_note = outbox[f"purchase:{purchase_id}:admin:{ADMIN}"].payload
+    assert admin_note["telegram_id"] == ADMIN.value
+    assert "Boris @u2" in admin_note["text"] and "4999.99" in admin_note["text"] and "Anna" in admin_note["text"]
+
+
+async def test_duplicate_notification_changes_nothing() -> None:
+    h = Harness()
+    _, payment_id = await _referred_checkout(h)
+    h.gateway.succeed(payment_id)
+    await h.confirm()(payment_id)
+    before = _snapshot(h)
+    for _ in range(3):
+        assert await h.confirm()(payment_id) is PaymentOutcome.UNCHANGED
+    assert h.store.state == before
+    assert len(h.store.state.ledger) == 1
+
+
+async def test_balance_in_the_referrer_note_accumulates() -> None:
+    h = Harness()
+    referrer = await h.start(1)
+    for buyer in (2, 3):
+        await h.start(buyer, referrer.customer.referral_code.value)
+        paid = await h.pay(buyer)
+    note = h.store.state.outbox[f"purchase:{paid.id}:referrer"].payload["text"]
+    assert note == text(Language.RU, "referrer.credited", amount="499.00", balance="998.00")
+
+
+async def test_canceled_payment_cancels_and_tells_the_buyer() -> None:
+    h = Harness()
+    purchase_id, payment_id = await _referred_checkout(h)
+    h.gateway.cancel(payment_id)
+    assert await h.confirm()(payment_id) is PaymentOutcome.CANCELED
+    assert h.purchase(purchase_id).status is PurchaseStatus.CANCELED
+    assert h.store.state.ledger == []
+    assert list(h.store.state.outbox) == [f"purchase:{purchase_id}:canceled"]
+    await h.deliver_all()
+    [told] = h.notifier.sent
+    assert (told.telegram_id, told.text) == (TelegramId(2), text(Language.RU, "payment.canceled"))
+    assert await h.confirm()(payment_id) is PaymentOutcome.UNCHANGED
+    assert len(h.store.state.outbox) == 1
+
+
+async def test_canceled_after_succeeded_is_ignored_and_stays_paid() -> None:
+    h = Harness()
+    purchase_id, payment_id = await _referred_checkout(h)
+    h.gateway.succeed(payment_id)
+    await h.confirm()(payment_id)
+    before = _snapshot(h)
+    h.gateway.payments[payment_id] = replace(h.gateway.payments[payment_id], status=PaymentStatus.CANCELED)
+    assert await h.confirm()(payment_id) is PaymentOutcome.IGNORED_FINAL
+    assert h.purchase(purchase_id).status is PurchaseStatus.PAID
+    assert h.store.state == before
+
+
+@pytest.mark.parametrize("status", [PaymentStatus.PENDING, PaymentStatus.WAITING_FOR_CAPTURE])
+async def test_open_statuses_change_nothing(status: PaymentStatus) -> None:
+    h = Harness()
+    purchase_id, payment_id = await _referred_checkout(h)
+    h.gateway.set_status(payment_id, status)
+    assert await h.confirm()(payment_id) is PaymentOutcome.UNCHANGED
+    assert h.purchase(purchase_id).status is PurchaseStatus.PENDING
+    assert h.store.state.outbox == {} and h.store.state.ledger == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount": Money(498_999)},
+        {"amount": Money(499_000, Currency("USD"))},
+        {"payment_id": "fake-forged"},
+    ],
+)
+async def test_mismatch_is_refused_and_changes_nothing(change: dict[str, object]) -> None:
+    h = Harness()
+    purchase_id, payment_id = await _referred_checkout(h)
+    forged = replace(h.gateway.payments[payment_id], status=PaymentStatus.SUCCEEDED, **change)  # type: ignore[arg-type]
+    h.gateway.payments[forged.payment_id] = forged
+    before = _snapshot(h)
+    assert await h.confirm()(forged.payment_id) is PaymentOutcome.MISMATCH
+    assert h.store.state == before
+    assert h.purchase(purchase_id).status is PurchaseStatus.PENDING
+
+
+async def test_payment_naming_another_purchase_of_ours_is_a_mismatch() -> None:
+    h = Harness()
+    first, first_payment = await _referred_checkout(h)
+    await h.start(3)
+    second = (await h.buy(3)).purchase_id  # type: ignore[union-attr]
+    # The first payment's metadata claims to pay the second purchase.
+    h.gateway.payments[first_payment] = replace(h.gateway.payments[first_payment], status=PaymentStatus.SUCCEEDED, purchase_id=second)
+    assert await h.confirm()(first_payment) is PaymentOutcome.MISMATCH
+    assert h.purchase(first).status is PurchaseStatus.PENDING
+    assert h.purchase(second).status is PurchaseStatus.PENDING
+
+
+async def test_unknown_payment_is_not_ours() -> None:
+    h = Harness()
+    await _referred_checkout(h)
+    before = _snapshot(h)
+    assert await h.confirm()("no-such-payment") is PaymentOutcome.NOT_OURS
+    assert h.store.state == before
+
+
+@pytest.mark.parametrize("purchase_id", [None, PurchaseId(UUID(int=123_456_789))])
+async def test_payment_without_a_purchase_of_ours_is_not_ours(purchase_id: PurchaseId | None) -> None:
+    h = Harness()
+    await _referred_checkout(h)
+    h.gateway.payments["foreign"] = Payment("foreign", PaymentStatus.SUCCEEDED, h.terms.price, purchase_id)
+    before = _snapshot(h)
+    assert await h.confirm()("foreign") is PaymentOutcome.NOT_OURS
+    assert h.store.state == before
+
+
+async def test_gateway_down_propagates_and_changes_nothing() -> None:
+    h = Harness()
+    purchase_id, payment_id = await _referred_checkout(h)
+    h.gateway.succeed(payment_id)
+    h.gateway.available = False
+    before = _snapshot(h)
+    with pytest.raises(PaymentGatewayUnavailable):
+        await h.confirm()(payment_id)
+    assert h.store.state == before
+    h.gateway.available = True
+    assert await h.confirm()(payment_id) is PaymentOutcome.PAID  # the provider's retry then succeeds
+    assert h.purchase(purchase_id).status is PurchaseStatus.PAID
+
+
+async def test_no_referrer_no_credit() -> None:
+    h = Harness()
+    await h.start(2)
+    paid = await h.pay(2)
+    assert paid.status is PurchaseStatus.PAID
+    assert h.store.state.ledger == []
+    assert set(h.store.state.outbox) == {f"purchase:{paid.id}:access", f"purchase:{paid.id}:admin:{ADMIN}"}
+    assert "—" in h.store.state.outbox[f"purchase:{paid.id}:admin:{ADMIN}"].payload["text"]
+
+
+async def test_blacklisted_referrer_gets_no_credit() -> None:
+    h = Harness()
+    _, payment_id = await _referred_checkout(h)
+    await h.ban()(TelegramId(1))
+    h.gateway.succeed(payment_id)
+    assert await h.confirm()(payment_id) is PaymentOutcome.PAID
+    assert h.store.state.ledger == []
+    assert all(m.payload.get("telegram_id") != 1 for m in h.store.state.outbox.values())
+
+
+async def test_no_admins_no_admin_note() -> None:
+    h = Harness(terms=default_terms(admin_ids=()))
+    await h.start(2)
+    paid = await h.pay(2)
+    assert set(h.store.state.outbox) == {f"purchase:{paid.id}:access"}
+
+
+async def test_credit_that_rounds_to_nothing_is_not_written() -> None:
+    h = Harness(terms=default_terms(price=Money(9)))
+    _, payment_id = await _referred_checkout(h)
+    h.gateway.succeed(payment_id)
+    assert await h.confirm()(payment_id) is PaymentOutcome.PAID
+    assert h.store.state.ledger == []
+    assert all(not key.endswith(":referrer") for key in h.store.state.outbox)

@@ -1,0 +1,252 @@
+import asyncio
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from adapters.fakes.gateways import RecordingNotifier
+from application.ports.messaging import LinkButton
+from application.services.outbox import OutboxWriter
+from application.texts import text
+from application.use_cases.deliver_outbox import LEASE, MAX_ATTEMPTS, DeliverOutbox
+from domain.customer import Language
+from domain.email import Email
+from domain.ids import OutboxMessageId, TelegramId
+from domain.outbox import OutboxKind, OutboxMessage, retry_delay
+from tests.unit.harness import ADMIN, Harness
+
+BUYER = TelegramId(2)
+
+
+async def _paid_referred(h: Harness, email: str = "Buyer@Example.com") -> None:
+    referrer = await h.start(1)
+    await h.start(2, referrer.customer.referral_code.value, lang="en")
+    await h.pay(2, email)
+
+
+def _msg(h: Harness, suffix: str) -> OutboxMessage:
+    [m] = [m for key, m in h.store.state.outbox.items() if key.endswith(suffix)]
+    return m
+
+
+async def test_delivers_everything_once() -> None:
+    h = Harness()
+    await _paid_referred(h)
+    delivered = await h.deliver_all()
+    assert delivered == 5  # grant, referrer note, admin note, then the buyer's Telegram message and email
+
+    [(link, invite)] = h.course.invites.items()
+    assert invite.expires_at == h.clock.now() + h.terms.invite_ttl
+    [to_buyer] = h.notifier.to(BUYER)
+    assert link in to_buyer.text
+    expires = invite.expires_at.strftime("%Y-%m-%d %H:%M")
+    assert to_buyer.text == text(Language.EN, "access.telegram", title=h.terms.course_title, link=link, expires=expires)
+    assert to_buyer.buttons == (LinkButton(text(Language.EN, "button.join"), link),)
+    assert len(h.notifier.to(TelegramId(1))) == 1 and len(h.notifier.to(ADMIN)) == 1
+
+    [(key, email)] = h.email.sent.items()
+    assert key.endswith(":access:email")
+    assert email.to == Email("Buyer@example.com")
+    assert h.terms.course_title in email.subject
+    assert link in email.text
+    assert f'<a href="{link}">{link}</a>' in email.html
+    assert all(m.delivered_at is not None and m.failed_at is None for m in h.store.state.outbox.values())
+    [grant] = h.store.state.grants.values()
+    assert grant.invite_link == link and not grant.is_revoked
+    assert await h.deliver_all() == 0
+    assert len(h.notifier.sent) == 3 and h.email.calls == 1 and len(h.course.invites) == 1
+
+
+async def test_telegram_down_is_retried_with_backoff_and_nothing_is_lost() -> None:
+    h = Harness()
+    await _paid_referred(h)
+    h.notifier.available = False
+    assert await h.deliver_all() == 2  # the grant and the email; every Telegram message waits
+    assert h.notifier.sent == [] and len(h.email.sent) == 1
+    buyer_msg = _msg(h, ":access:telegram")
+    assert buyer_msg.attempts == 1 and buyer_msg.next_attempt_at == h.clock.now() + retry_delay(1)
+
+    h.clock.advance(retry_delay(1))
+    assert await h.deliver_all() == 0  # still down: the second try is scheduled further out
+    buyer_msg = _msg(h, ":access:telegram")
+    assert buyer_msg.attempts == 2 and buyer_msg.next_attempt_at == h.clock.now() + retry_delay(2)
+    assert buyer_msg.failed_at is None
+
+    h.notifier.available = True
+    assert await h.deliver_all() == 0  # not due yet
+    h.clock.advance(retry_delay(2))
+    assert await h.deliver_all() == 3
+    assert len(h.notifier.to(BUYER)) == 1 and len(h.notifier.sent) == 3
+    assert all(m.delivered_at is not None for m in h.store.state.outbox.values())
+
+
+async def test_email_down_then_up_sends_exactly_one_email() -> None:
+    h = Harness()
+    await _paid_referred(h)
+    h.email.available = False
+    await h.deliver_all()
+    assert h.email.sent == {} and h.email.calls == 1
+    h.email.available = True
+    for _ in range(3):
+        h.clock.advance(timedelta(minutes=10))
+        await h.deliver_all()
+    assert len(h.email.sent) == 1 and h.email.calls == 2
+    assert _msg(h, ":access:email").delivered_at is not None
+
+
+async def test_permanent_error_gives_up_and_other_messages_still_go() -> None:
+    h = Harness()
+    await _paid_referred(h)
+    h.notifier.blocked.add(BUYER)
+    await h.deliver_all()
+    buyer_msg = _msg(h, ":access:telegram")
+    assert buyer_msg.failed_at is not None and buyer_msg.attempts == 1 and "blocked" in (buyer_msg.last_error or "")
+    h.notifier.blocked.clear()
+    h.clock.advance(timedelta(days=1))
+    await h.deliver_all()
+    assert _msg(h, ":access:telegram").attempts == 1  # never tried again
+    assert h.notifier.to(BUYER) == []
+    assert len(h.email.sent) == 1 and len(h.notifier.to(ADMIN)) == 1 and len(h.notifier.to(TelegramId(1))) == 1
+
+
+async def test_gives_up_after_max_attempts() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    h.notifier.available = False
+    for _ in range(MAX_ATTEMPTS + 5):
+        await h.deliver_all()
+        h.clock.advance(timedelta(minutes=10))
+    admin_note = _msg(h, f":admin:{ADMIN}")
+    assert admin_note.attempts == MAX_ATTEMPTS and admin_note.failed_at is not None
+
+
+class GatedNotifier(RecordingNotifier):
+    """Holds every send until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def send_message(self, telegram_id: TelegramId, text: str, buttons: tuple[LinkButton, ...] = ()) -> None:
+        self.entered.set()
+        await self.gate.wait()
+        await super().send_message(telegram_id, text, buttons)
+
+
+async def test_a_claimed_message_is_not_delivered_by_a_concurrent_run() -> None:
+    notifier = GatedNotifier()
+    h = Harness(notifier=notifier)
+    await h.start(2)
+    await h.pay(2)
+    notifier.gate.set()
+    await h.deliver()()  # the grant and the admin note; queues the buyer's Telegram message and email
+    notifier.gate.clear()
+    notifier.entered.clear()
+
+    first = asyncio.create_task(h.deliver()())
+    await notifier.entered.wait()  # the first run holds both messages and is sending
+    assert await h.deliver()() == 0
+    assert await h.deliver()() == 0
+    notifier.gate.set()
+    assert await first == 2
+    assert await h.deliver_all() == 0
+    assert len(h.notifier.to(BUYER)) == 1 and h.email.calls == 1
+
+
+async def test_concurrent_runs_split_the_work_without_duplicates() -> None:
+    h = Harness()
+    for buyer in (2, 3, 4):
+        await h.start(buyer)
+        await h.pay(buyer)
+    results = await asyncio.gather(*(h.deliver()(limit=2) for _ in range(4)))
+    results += await asyncio.gather(*(h.deliver()(limit=2) for _ in range(4)))
+    total = sum(results) + await h.deliver_all()
+    assert total == len(h.store.state.outbox) == 12  # per buyer: grant, admin note, Telegram message, email
+    assert len(h.course.invites) == 3 and len(h.email.sent) == 3 and h.email.calls == 3
+    assert len(h.notifier.sent) == 6
+    assert sorted(m.telegram_id.value for m in h.notifier.sent if m.telegram_id != ADMIN) == [2, 3, 4]
+
+
+class StallingWriter(OutboxWriter):
+    """Stalls right after the invite link was made, inside the transaction that records the step."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.stalled = asyncio.Event()
+
+    async def telegram(self, *args: object, **kwargs: object) -> bool:
+        self.stalled.set()
+        await asyncio.Event().wait()  # until cancelled
+        raise AssertionError("unreachable")
+
+
+async def test_grant_delivered_twice_makes_one_invite_link() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    writer = StallingWriter(h.clock, h.ids)
+    worker = asyncio.create_task(DeliverOutbox(h.uow(), h.notifier, h.email, h._access(), writer, h.clock, h.terms)())
+    await writer.stalled.wait()
+    worker.cancel()  # the worker is killed before the step is recorded
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    [link] = h.course.invites
+    assert _msg(h, ":access").delivered_at is None
+    assert await h.deliver_all() == 0  # still held by the dead worker's claim
+    h.clock.advance(LEASE)
+    await h.deliver_all()
+    assert list(h.course.invites) == [link]
+    [to_buyer] = h.notifier.to(BUYER)
+    assert link in to_buyer.text
+    [email] = h.email.sent.values()
+    assert link in email.text
+    assert len(h.store.state.grants) == 1
+
+
+async def test_course_down_retries_the_grant_and_then_makes_one_link() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    h.course.available = False
+    await h.deliver_all()
+    assert h.course.invites == {} and h.store.state.grants == {}
+    assert _msg(h, ":access").attempts == 1 and _msg(h, ":access").failed_at is None
+    h.course.available = True
+    h.clock.advance(retry_delay(1))
+    await h.deliver_all()
+    assert len(h.course.invites) == 1 and len(h.notifier.to(BUYER)) == 1 and len(h.email.sent) == 1
+
+
+async def test_banned_buyer_gets_no_link() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    await h.ban()(BUYER)
+    await h.deliver_all()
+    assert h.course.invites == {}
+    assert _msg(h, ":access").failed_at is not None
+    assert h.notifier.to(BUYER) == [] and h.email.sent == {}
+
+
+async def test_a_malformed_message_does_not_hold_up_the_others() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    poison = OutboxMessage(
+        OutboxMessageId(UUID(int=999_999)),
+        "poison",
+        OutboxKind.TELEGRAM_MESSAGE,
+        {"telegram_id": 0, "text": "?"},  # no such Telegram user: the message can never be sent
+        h.clock.now() - timedelta(hours=1),  # the oldest, so it is tried first
+    )
+    h.store.state.outbox = {"poison": poison, **h.store.state.outbox}
+    assert await h.deliver_all() == 4  # the grant, the admin note, the buyer's Telegram message and email
+    assert len(h.notifier.to(BUYER)) == 1 and len(h.email.sent) == 1
+    stored = h.store.state.outbox["poison"]
+    assert stored.attempts == 1 and stored.delivered_at is None and "Telegram user id" in (stored.last_error or "")
+    for _ in range(MAX_ATTEMPTS):
+        h.clock.advance(timedelta(minutes=10))
+        await h.deliver_all()
+    assert h.store.state.outbox["poison"].failed_at is not None  # given up on in the end
