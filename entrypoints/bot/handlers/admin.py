@@ -16,10 +16,18 @@ from domain.ids import TelegramId
 from entrypoints.bot.replies import language_of, say
 
 
-def _target(command: CommandObject) -> TelegramId | None:
+async def _target(message: Message, command: CommandObject, bot: Bot, terms: ShopTerms) -> TelegramId | None:
+    """The user id an admin's command names; ``None`` after answering a non-admin (as if the
+    command did not exist) or a missing/invalid id (with the usage)."""
+    assert message.from_user is not None
+    language = language_of(message.from_user)
+    if not terms.is_admin(TelegramId(message.from_user.id)):
+        await say(bot, message.chat.id, text(language, "unknown"))
+        return None
     try:
         return TelegramId.parse(command.args or "")
     except InvalidValue:
+        await say(bot, message.chat.id, text(language, "ban.usage", command=command.command))
         return None
 
 
@@ -31,15 +39,10 @@ def router() -> Router:
     async def ban(
         message: Message, command: CommandObject, bot: Bot, ban_user: FromDishka[BanUser], terms: FromDishka[ShopTerms]
     ) -> None:
-        assert message.from_user is not None
-        language = language_of(message.from_user)
-        if not terms.is_admin(TelegramId(message.from_user.id)):
-            await say(bot, message.chat.id, text(language, "unknown"))
-            return
-        target = _target(command)
+        target = await _target(message, command, bot, terms)
         if target is None:
-            await say(bot, message.chat.id, text(language, "ban.usage", command=command.command))
             return
+        language = language_of(message.from_user)
         result = await ban_user(target)
         if result.kick_error is not None:
             body = text(language, "ban.kick_failed", id=target, error=result.kick_error)
@@ -54,16 +57,11 @@ def router() -> Router:
     async def unban(
         message: Message, command: CommandObject, bot: Bot, unban_user: FromDishka[UnbanUser], terms: FromDishka[ShopTerms]
     ) -> None:
-        assert message.from_user is not None
-        language = language_of(message.from_user)
-        if not terms.is_admin(TelegramId(message.from_user.id)):
-            await say(bot, message.chat.id, text(language, "unknown"))
-            return
-        target = _target(command)
+        target = await _target(message, command, bot, terms)
         if target is None:
-            await say(bot, message.chat.id, text(language, "ban.usage", command=command.command))
             return
         removed = await unban_user(target)
-        await say(bot, message.chat.id, text(language, "unban.done" if removed else "unban.absent", id=target))
+        body = text(language_of(message.from_user), "unban.done" if removed else "unban.absent", id=target)
+        await say(bot, message.chat.id, body)
 
     return r
