@@ -128,7 +128,11 @@ class FakeOutsideWorldProvider(Provider):
     """The offline harness: YooKassa, Resend and Telegram as in-memory fakes."""
 
     scope = Scope.APP
-    gateway = provide(FakePaymentGateway, provides=AnyOf[FakePaymentGateway, PaymentGateway])
+
+    @provide(provides=AnyOf[FakePaymentGateway, PaymentGateway])
+    def gateway(self) -> FakePaymentGateway:
+        return FakePaymentGateway()  # a factory: dishka cannot fill its ``confirmation_url: str``
+
     email = provide(RecordingEmailSender, provides=AnyOf[RecordingEmailSender, EmailSender])
     notifier = provide(RecordingNotifier, provides=AnyOf[RecordingNotifier, Notifier])
     course = provide(FakeCourseAccess, provides=AnyOf[FakeCourseAccess, CourseAccess])

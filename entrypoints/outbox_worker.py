@@ -42,7 +42,7 @@ class OutboxWorker:
             except Exception:  # the loop must outlive any single failure
                 log.exception("outbox delivery run failed; retrying")
                 delivered = 0
-            if delivered >= self._batch:
+            if delivered:  # delivering may queue more (an invite queues its Telegram and email messages)
                 continue
             self.idle.set()
             with contextlib.suppress(TimeoutError):
