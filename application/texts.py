@@ -114,6 +114,16 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Новая оплата: {buyer} (id {telegram_id}), {amount} ₽. Реферер: {referrer}.",
         Language.EN: "New sale: {buyer} (id {telegram_id}), {amount} RUB. Referrer: {referrer}.",
     },
+    "admin.duplicate_payment": {
+        Language.RU: (
+            "Повторная оплата: {buyer} (id {telegram_id}) уже купил курс и заплатил ещё раз, {amount} ₽, "
+            "платёж {payment_id}. Доступ повторно не выдан. Верните деньги в личном кабинете ЮKassa."
+        ),
+        Language.EN: (
+            "Duplicate payment: {buyer} (id {telegram_id}) already owns the course and paid again, {amount} RUB, "
+            "payment {payment_id}. No second access was granted. Refund it in the YooKassa dashboard."
+        ),
+    },
     "payment.canceled": {
         Language.RU: "Оплата не прошла. Попробуйте ещё раз: /buy",
         Language.EN: "The payment did not go through. You can try again: /buy",

@@ -128,6 +128,7 @@ class FakeCourseAccess:
         self.members: set[TelegramId] = set()
         self.removed: list[TelegramId] = []
         self.available = True
+        self.revoke_fails = False  # revoking links fails while the rest works
         self._numbers = itertools.count(1)
 
     def _check(self) -> None:
@@ -142,6 +143,8 @@ class FakeCourseAccess:
 
     async def revoke_invite(self, invite_link: str) -> None:
         self._check()
+        if self.revoke_fails:
+            raise DeliveryError(f"fake Telegram cannot revoke {invite_link}")
         if invite_link in self.invites:
             self.invites[invite_link].revoked = True
 

@@ -8,6 +8,15 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from application.ports.repositories import (
+    AccessGrantRepository,
+    BlacklistRepository,
+    CustomerRepository,
+    LedgerRepository,
+    OutboxRepository,
+    PurchaseRepository,
+)
+from application.ports.unit_of_work import ConcurrencyConflict
 from domain.access import AccessGrant
 from domain.customer import Customer
 from domain.ids import CustomerId, PurchaseId, ReferralCode, TelegramId
@@ -47,9 +56,27 @@ class _Repo:
         return self._uow.working
 
 
+def _missing(what: str, row_id: object) -> LookupError:
+    return LookupError(f"no {what} {row_id} to save: add it first")
+
+
 class MemoryCustomers(_Repo):
+    """Unique like the table: id, telegram id and referral code (a clash is ``ConcurrencyConflict``,
+    as a lost insert race is in the database)."""
+
+    def _check_unique(self, customer: Customer) -> None:
+        for other in self._s.customers.values():
+            if other.id == customer.id:
+                continue
+            if other.telegram_id == customer.telegram_id:
+                raise ConcurrencyConflict(f"telegram id {customer.telegram_id} is taken")
+            if other.referral_code == customer.referral_code:
+                raise ConcurrencyConflict(f"referral code {customer.referral_code} is taken")
+
     async def add(self, customer: Customer) -> None:
-        assert all(c.telegram_id != customer.telegram_id for c in self._s.customers.values())
+        if customer.id in self._s.customers:
+            raise ConcurrencyConflict(f"customer {customer.id} exists")
+        self._check_unique(customer)
         self._s.customers[customer.id] = copy.deepcopy(customer)
 
     async def get(self, customer_id: CustomerId) -> Customer | None:
@@ -62,6 +89,9 @@ class MemoryCustomers(_Repo):
         return copy.deepcopy(next((c for c in self._s.customers.values() if c.referral_code == code), None))
 
     async def save(self, customer: Customer) -> None:
+        if customer.id not in self._s.customers:
+            raise _missing("customer", customer.id)
+        self._check_unique(customer)
         self._s.customers[customer.id] = copy.deepcopy(customer)
 
     async def referral_chain(self, customer_id: CustomerId, limit: int = 1000) -> tuple[CustomerId, ...]:
@@ -77,13 +107,27 @@ class MemoryCustomers(_Repo):
 
 
 class MemoryPurchases(_Repo):
+    """Unique like the table: id and provider payment id."""
+
+    def _check_unique(self, purchase: Purchase) -> None:
+        if purchase.payment_id is None:
+            return
+        if any(p.id != purchase.id and p.payment_id == purchase.payment_id for p in self._s.purchases.values()):
+            raise ConcurrencyConflict(f"payment {purchase.payment_id} belongs to another purchase")
+
     async def add(self, purchase: Purchase) -> None:
+        if purchase.id in self._s.purchases:
+            raise ConcurrencyConflict(f"purchase {purchase.id} exists")
+        self._check_unique(purchase)
         self._s.purchases[purchase.id] = copy.deepcopy(purchase)
 
     async def get(self, purchase_id: PurchaseId, *, for_update: bool = False) -> Purchase | None:
         return copy.deepcopy(self._s.purchases.get(purchase_id))
 
     async def save(self, purchase: Purchase) -> None:
+        if purchase.id not in self._s.purchases:
+            raise _missing("purchase", purchase.id)
+        self._check_unique(purchase)
         self._s.purchases[purchase.id] = copy.deepcopy(purchase)
 
     def _newest(self, customer_id: CustomerId, status: PurchaseStatus) -> Purchase | None:
@@ -120,9 +164,13 @@ class MemoryLedger(_Repo):
 
 class MemoryGrants(_Repo):
     async def add(self, grant: AccessGrant) -> None:
+        if grant.id in self._s.grants:
+            raise ConcurrencyConflict(f"access grant {grant.id} exists")
         self._s.grants[grant.id] = copy.deepcopy(grant)
 
     async def save(self, grant: AccessGrant) -> None:
+        if grant.id not in self._s.grants:
+            raise _missing("access grant", grant.id)
         self._s.grants[grant.id] = copy.deepcopy(grant)
 
     async def active_for(self, customer_id: CustomerId) -> Sequence[AccessGrant]:
@@ -169,6 +217,8 @@ class MemoryOutbox(_Repo):
         return copy.deepcopy(due)
 
     async def save(self, message: OutboxMessage) -> None:
+        if message.key not in self._s.outbox:
+            raise _missing("outbox message", message.id)
         self._s.outbox[message.key] = copy.deepcopy(message)
         self._s.claimed_until.pop(message.key, None)
 
@@ -178,17 +228,18 @@ class MemoryOutbox(_Repo):
 
 class InMemoryUnitOfWork:
     """A transaction over a ``MemoryStore``: works on a copy, publishes it on ``commit``, drops it
-    otherwise."""
+    otherwise. Its repositories refuse what the database's constraints refuse: a uniqueness clash
+    is ``ConcurrencyConflict``, saving what was never added is ``LookupError``."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.working = MemoryState()
-        self.customers = MemoryCustomers(self)
-        self.purchases = MemoryPurchases(self)
-        self.ledger = MemoryLedger(self)
-        self.access_grants = MemoryGrants(self)
-        self.blacklist = MemoryBlacklist(self)
-        self.outbox = MemoryOutbox(self)
+        self.customers: CustomerRepository = MemoryCustomers(self)
+        self.purchases: PurchaseRepository = MemoryPurchases(self)
+        self.ledger: LedgerRepository = MemoryLedger(self)
+        self.access_grants: AccessGrantRepository = MemoryGrants(self)
+        self.blacklist: BlacklistRepository = MemoryBlacklist(self)
+        self.outbox: OutboxRepository = MemoryOutbox(self)
         self.committed = False
 
     async def __aenter__(self) -> Self:

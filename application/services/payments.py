@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 class PaymentOutcome(enum.StrEnum):
     PAID = "paid"  # the purchase became paid just now
+    DUPLICATE_PAYMENT = "duplicate_payment"  # became paid, but the customer had paid already: admins refund it
     CANCELED = "canceled"  # the purchase became canceled just now
     UNCHANGED = "unchanged"  # a duplicate, or the payment is still pending
     IGNORED_FINAL = "ignored_final"  # contradicts a final state, which never changes back
@@ -61,8 +62,17 @@ class PaymentRecorder:
             transition = purchase.apply(payment.status, self._clock.now())
             customer = await uow.customers.get(purchase.customer_id)
             assert customer is not None, "a purchase always has its customer"
+            outcome = PaymentOutcome(transition.value)
             if transition is Transition.PAID:
-                await self._on_paid(uow, purchase, customer)
+                # Payments of two purchases of one customer queue on the customer's row, so the
+                # later one sees the earlier one paid.
+                await uow.customers.by_telegram_id(customer.telegram_id, for_update=True)
+                earlier = await uow.purchases.paid_for(customer.id)
+                if earlier is not None and earlier.id != purchase.id:
+                    await self._on_duplicate(uow, purchase, customer, earlier)
+                    outcome = PaymentOutcome.DUPLICATE_PAYMENT
+                else:
+                    await self._on_paid(uow, purchase, customer)
             elif transition is Transition.CANCELED:
                 await self._outbox.telegram(
                     uow,
@@ -74,7 +84,31 @@ class PaymentRecorder:
             await uow.commit()
         if transition is Transition.IGNORED_FINAL:
             log.warning("payment %s says %s but purchase %s is final (%s)", payment.payment_id, payment.status, purchase.id, purchase.status)
-        return PaymentOutcome(transition.value)
+        return outcome
+
+    async def _on_duplicate(self, uow: UnitOfWork, purchase: Purchase, buyer: Customer, earlier: Purchase) -> None:
+        """The customer paid again for what they already have. The money arrived, so the purchase
+        is recorded as paid, but it grants nothing and credits no one: every admin is asked to
+        refund it."""
+        log.error(
+            "customer %s paid twice: payment %s (purchase %s) after purchase %s; refund it",
+            buyer.id, purchase.payment_id, purchase.id, earlier.id,
+        )  # fmt: skip
+        for admin_id in self._terms.admin_ids:
+            admin = await uow.customers.by_telegram_id(admin_id)
+            await self._outbox.telegram(
+                uow,
+                f"purchase:{purchase.id}:duplicate:admin:{admin_id}",
+                admin_id,
+                text(
+                    admin.language if admin else Language.RU,
+                    "admin.duplicate_payment",
+                    buyer=_name(buyer),
+                    telegram_id=buyer.telegram_id,
+                    payment_id=purchase.payment_id,
+                    amount=purchase.price.to_decimal_string(),
+                ),
+            )
 
     async def _on_paid(self, uow: UnitOfWork, purchase: Purchase, buyer: Customer) -> None:
         await self._outbox.grant_access(uow, f"purchase:{purchase.id}:access", str(purchase.id))
@@ -96,7 +130,6 @@ class PaymentRecorder:
                         balance=balance.to_decimal_string(),
                     ),
                 )
-        buyer_name = buyer.first_name + (f" @{buyer.username}" if buyer.username else "")
         referrer_name = "—"
         if referrer is not None:
             referrer_name = f"{referrer.first_name} (id {referrer.telegram_id})"
@@ -109,9 +142,13 @@ class PaymentRecorder:
                 text(
                     admin.language if admin else Language.RU,
                     "admin.sale",
-                    buyer=buyer_name,
+                    buyer=_name(buyer),
                     telegram_id=buyer.telegram_id,
                     amount=purchase.price.to_decimal_string(),
                     referrer=referrer_name,
                 ),
             )
+
+
+def _name(customer: Customer) -> str:
+    return customer.first_name + (f" @{customer.username}" if customer.username else "")

@@ -17,7 +17,8 @@ class BanOutcome(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class BanResult:
     outcome: BanOutcome
-    kick_error: str | None = None  # set when the user could not be removed from the course chat
+    # What failed, "; "-joined: removing from the course chat (first, as is), revoking each link ("revoke <link>: ...").
+    kick_error: str | None = None
 
 
 class BanUser:
@@ -41,11 +42,16 @@ class BanUser:
                     await uow.access_grants.save(grant)
                     links.append(grant.invite_link)
             await uow.commit()
-        error = None
-        try:
-            for link in links:
+        revoke_errors: list[str] = []
+        for link in links:  # each on its own: one failure must not keep the other links, or the kick
+            try:
                 await self._course.revoke_invite(link)
+            except DeliveryError as exc:
+                revoke_errors.append(f"revoke {link}: {exc}")
+        kick_errors: list[str] = []
+        try:
             await self._course.remove_member(telegram_id)
         except DeliveryError as exc:
-            error = str(exc)
+            kick_errors.append(str(exc))
+        error = "; ".join(kick_errors + revoke_errors) or None
         return BanResult(BanOutcome.BANNED if added else BanOutcome.ALREADY_BANNED, error)

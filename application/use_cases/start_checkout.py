@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from application.errors import CustomerBlacklisted, CustomerNotRegistered
 from application.ports.messaging import CourseAccess
-from application.ports.payment_gateway import PaymentGateway, PaymentGatewayRejected, PaymentRequest
+from application.ports.payment_gateway import PaymentGateway, PaymentGatewayRejected, PaymentNotFound, PaymentRequest
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
@@ -14,6 +15,8 @@ from domain.customer import Customer
 from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.purchase import PaymentStatus, Purchase
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class EmailNeeded:
 CheckoutResult = PaymentLink | AlreadyInCourse | AccessReissued | PaymentJustConfirmed | EmailNeeded
 
 _OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.WAITING_FOR_CAPTURE)
+# Found paid: never a new purchase after these (a duplicate payment's customer has paid before).
+_CONFIRMED = (PaymentOutcome.PAID, PaymentOutcome.UNCHANGED, PaymentOutcome.DUPLICATE_PAYMENT)
 
 
 class StartCheckout:
@@ -65,7 +70,7 @@ class StartCheckout:
       and the previous links are revoked.
     - An open payment: its state is asked of the provider. Still open: the same link again.
       Meanwhile paid or canceled: recorded (as a webhook would), then paid → access, canceled → a
-      new payment.
+      new payment. Unknown to the provider: the purchase is closed and a new one started.
     - Otherwise, once the email is known (``EmailNeeded`` asks for it), a new purchase is stored first, and the payment is created with the purchase id
       as the idempotency key, so a retried call (ours or the SDK's) cannot charge twice.
     """
@@ -102,20 +107,34 @@ class StartCheckout:
         if paid is not None:
             return await self._already_paid(customer, paid)
         if open_purchase is not None and open_purchase.payment_id is not None:
-            payment = await self._gateway.fetch_payment(open_purchase.payment_id)
-            if payment.status in _OPEN_STATUSES:
-                url = payment.confirmation_url or open_purchase.confirmation_url
-                if not url:  # never a second payment while this one may still be paid
-                    raise PaymentGatewayRejected(f"open payment {payment.payment_id} came without a confirmation url")
-                return PaymentLink(open_purchase.id, url, reused=True, email=open_purchase.email.value)
-            outcome = await self._payments.record(payment)
-            if outcome in (PaymentOutcome.PAID, PaymentOutcome.UNCHANGED) and payment.status is PaymentStatus.SUCCEEDED:
-                return PaymentJustConfirmed()
-            open_purchase = None  # canceled (or unusable): start a new purchase
+            resumed = await self._resume(open_purchase)
+            if resumed is not None:
+                return resumed
+            open_purchase = None  # canceled, unknown to the provider or unusable: a new purchase
         if open_purchase is None and command.email is None:
             return EmailNeeded()
         purchase = open_purchase or await self._new_purchase(customer, command.email)
         return await self._create_payment(purchase, command.return_url)
+
+    async def _resume(self, purchase: Purchase) -> CheckoutResult | None:
+        """Asks the provider about the open purchase's payment: still open → its link; found paid →
+        recorded and confirmed; otherwise (canceled, unknown, unusable) ``None``: a new purchase is due."""
+        assert purchase.payment_id is not None
+        try:
+            payment = await self._gateway.fetch_payment(purchase.payment_id)
+        except PaymentNotFound:
+            log.warning("payment %s of purchase %s is unknown to the provider: closing the purchase", purchase.payment_id, purchase.id)
+            await self._abandon(purchase)
+            return None
+        if payment.status in _OPEN_STATUSES:
+            url = payment.confirmation_url or purchase.confirmation_url
+            if not url:  # never a second payment while this one may still be paid
+                raise PaymentGatewayRejected(f"open payment {payment.payment_id} came without a confirmation url")
+            return PaymentLink(purchase.id, url, reused=True, email=purchase.email.value)
+        outcome = await self._payments.record(payment)
+        if outcome in _CONFIRMED and payment.status is PaymentStatus.SUCCEEDED:
+            return PaymentJustConfirmed()
+        return None
 
     async def _already_paid(self, customer: Customer, paid: Purchase) -> CheckoutResult:
         if await self._course.is_member(customer.telegram_id):
@@ -171,11 +190,13 @@ class StartCheckout:
         return PaymentLink(purchase.id, payment.confirmation_url, reused=False, email=purchase.email.value)
 
     async def _abandon(self, purchase: Purchase) -> None:
-        """The provider refused to make its payment, and would refuse it again under the same key:
-        the purchase is closed, so the next /buy starts a new one instead of repeating the refusal."""
+        """The provider refused to make its payment (and would refuse it again under the same key),
+        or does not know the payment it made: the purchase is closed, so the next /buy starts a
+        new one instead of repeating the failure. Only if still open and still on the same payment
+        (none, or the unknown one)."""
         async with self._uow as uow:
             stored = await uow.purchases.get(purchase.id, for_update=True)
-            if stored is not None and stored.is_open and stored.payment_id is None:
+            if stored is not None and stored.is_open and stored.payment_id == purchase.payment_id:
                 stored.apply(PaymentStatus.CANCELED, self._clock.now())
                 await uow.purchases.save(stored)
                 await uow.commit()

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from application.ports.payment_gateway import Payment
+from application.ports.payment_gateway import Payment, PaymentRequest
+from application.services.payments import PaymentOutcome
 from application.texts import text
 from application.use_cases.start_checkout import PaymentLink
 from domain.customer import Language
+from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.outbox import OutboxKind
-from domain.purchase import PaymentStatus, PurchaseStatus
+from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
 from tests.property.support import deterministic, run
-from tests.unit.harness import Harness
+from tests.unit.harness import ADMIN, Harness
 
 REFERRER = 1
 FINAL = (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED)
@@ -182,5 +184,78 @@ def test_any_order_of_notifications_pays_exactly_once(scenario: tuple[list[bool]
         check_state(h, model)
         await h.deliver_all()
         check_delivered(h, model)
+
+    run(play())
+
+
+@st.composite
+def two_payment_steps(draw: st.DrawFn) -> list[tuple[str, int, PaymentStatus | int]]:
+    step = st.one_of(
+        st.tuples(st.just("status"), st.integers(0, 1), st.sampled_from([PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED])),
+        st.tuples(st.just("confirm"), st.integers(0, 1), st.integers(1, 3)),
+        st.tuples(st.just("deliver"), st.just(0), st.just(0)),
+    )
+    return draw(st.lists(step, min_size=2, max_size=16))
+
+
+@deterministic(80)
+@given(st.booleans(), two_payment_steps())
+def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund_alert(
+    referred: bool, program: list[tuple[str, int, PaymentStatus | int]]
+) -> None:
+    """Two payments of one customer in flight (two checkouts that raced), paid, canceled and
+    notified in any order: the first one recorded paid grants access and credits the referrer; a
+    later paid one is recorded paid too, but only alerts the admins to refund it."""
+
+    async def play() -> None:
+        h = Harness()
+        code = (await h.start(REFERRER)).customer.referral_code.value
+        buyer = tid(0)
+        await h.start(buyer, code if referred else None)
+        link = await h.buy(buyer)
+        assert isinstance(link, PaymentLink)
+        purchase_ids = [link.purchase_id]
+        second = Purchase(PurchaseId(h.ids.new_uuid()), h.customer(buyer).id, h.terms.price, Email("b@example.com"), h.clock.now())
+        made = await h.gateway.create_payment(
+            PaymentRequest(second.id, second.price, "course", "https://t.me/bot", second.email, True, str(second.id))
+        )
+        second.attach_payment(made.payment_id, made.confirmation_url)
+        async with h.uow() as uow:
+            await uow.purchases.add(second)
+            await uow.commit()
+        purchase_ids.append(second.id)
+        payment_ids = [h.payment_id_of(p) for p in purchase_ids]
+        paid_order: list[PurchaseId] = []  # purchases in the order they were recorded paid
+        duplicates_reported: list[PurchaseId] = []
+
+        for op, which, arg in [*program, ("confirm", 0, 1), ("confirm", 1, 1), ("deliver", 0, 0)]:
+            if op == "status":
+                h.gateway.set_status(payment_ids[which], arg)  # type: ignore[arg-type]
+            elif op == "confirm":
+                for _ in range(arg):  # type: ignore[call-overload]
+                    outcome = await h.confirm()(payment_ids[which])
+                    event(f"confirm: {outcome}")
+                    if outcome in (PaymentOutcome.PAID, PaymentOutcome.DUPLICATE_PAYMENT):
+                        paid_order.append(purchase_ids[which])
+                    if outcome is PaymentOutcome.DUPLICATE_PAYMENT:
+                        duplicates_reported.append(purchase_ids[which])
+            else:
+                await h.deliver_all()
+
+            state = h.store.state
+            paid = [p for p in purchase_ids if state.purchases[p].status is PurchaseStatus.PAID]
+            assert sorted(paid, key=str) == sorted(paid_order, key=str)
+            assert duplicates_reported == paid_order[1:]
+            grants = [m.payload["purchase_id"] for m in state.outbox.values() if m.kind is OutboxKind.GRANT_ACCESS]
+            assert grants == [str(p) for p in paid_order[:1]]
+            credited = [e.purchase_id for e in state.ledger]
+            assert credited == (paid_order[:1] if referred else [])
+            alerts = sorted(k for k in state.outbox if ":duplicate:" in k)
+            assert alerts == sorted(f"purchase:{p}:duplicate:admin:{ADMIN}" for p in paid_order[1:])
+
+        assert len(h.course.invites) == len(paid_order[:1]) and len(h.email.sent) == len(paid_order[:1])
+        admin_texts = [m.text for m in h.notifier.to(ADMIN)]
+        for duplicate in paid_order[1:]:
+            assert sum(h.store.state.purchases[duplicate].payment_id in t for t in admin_texts) == 1
 
     run(play())

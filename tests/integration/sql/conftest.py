@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -105,9 +105,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     """The in-memory fake or a migrated database, behind the same ``UnitOfWork`` port."""
     if request.param == "memory":
         store = MemoryStore()
-        # cast: InMemoryUnitOfWork annotates its repositories with the fake classes, which a
-        # type checker does not accept for the Protocol's (mutable, so invariant) attributes.
-        yield Backend("memory", lambda: cast(UnitOfWork, InMemoryUnitOfWork(store)))
+        yield Backend("memory", lambda: InMemoryUnitOfWork(store))
         return
     async with blank_engine(request.param, tmp_path) as engine:
         await upgrade(engine)

@@ -12,14 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import make_session_factory
 from adapters.sql.tables import customers, ledger_entries, outbox, purchases
+from application.ports.payment_gateway import PaymentRequest
 from application.services.payments import PaymentOutcome
 from application.use_cases.register_customer import RegisterCommand
 from application.use_cases.start_checkout import CheckoutCommand, PaymentLink
 from domain.email import Email
-from domain.ids import TelegramId
+from domain.ids import PurchaseId, TelegramId
 from domain.money import Money
 from domain.outbox import OutboxKind
-from domain.purchase import PurchaseStatus
+from domain.purchase import Purchase, PurchaseStatus
 from tests.integration.sql.wiring import ADMIN, SqlWiring
 
 REFERRER, BUYER = TelegramId(1001), TelegramId(1002)
@@ -87,3 +88,36 @@ async def test_concurrent_starts_of_one_user_register_them_once(engine: AsyncEng
     assert sum(r.is_new for r in results) == 1
     assert len({r.customer.id for r in results}) == 1
     assert await _count(engine, customers) == 1
+
+
+async def test_two_payments_of_one_customer_at_once_grant_and_credit_once(engine: AsyncEngine) -> None:
+    """A customer paid two purchases (two checkouts that raced) and both notifications arrive at
+    once, many times: both purchases are paid, one grants access and credits the referrer, the
+    other is reported as a duplicate to refund. The customer's row orders the two."""
+    app = SqlWiring(make_session_factory(engine))
+    anna = await app.register()(RegisterCommand(REFERRER, "anna", "Anna", "ru"))
+    boris = await app.register()(RegisterCommand(BUYER, "boris", "Boris", "en", anna.customer.referral_code.value))
+    link = await app.checkout()(CheckoutCommand(BUYER, Email("boris@example.com"), "https://t.me/aimpay_bot"))
+    assert isinstance(link, PaymentLink)
+    second = Purchase(
+        PurchaseId(app.ids.new_uuid()), boris.customer.id, app.terms.price, Email("boris@example.com"), app.clock.now()
+    )
+    made = await app.gateway.create_payment(
+        PaymentRequest(second.id, second.price, "course", "https://t.me/bot", second.email, True, str(second.id))
+    )
+    second.attach_payment(made.payment_id, made.confirmation_url)
+    async with app.uow() as uow:
+        await uow.purchases.add(second)
+        await uow.commit()
+    payment_ids = list(app.gateway.payments)
+    for payment_id in payment_ids:
+        app.gateway.succeed(payment_id)
+
+    outcomes = await asyncio.gather(*(app.confirm()(payment_ids[i % 2]) for i in range(20)))
+
+    counts = Counter(outcomes)
+    assert counts == {PaymentOutcome.PAID: 1, PaymentOutcome.DUPLICATE_PAYMENT: 1, PaymentOutcome.UNCHANGED: 18}
+    assert await _count(engine, purchases, purchases.c.status == PurchaseStatus.PAID.value) == 2
+    assert await _count(engine, ledger_entries) == 1
+    assert await _count(engine, outbox, outbox.c.kind == OutboxKind.GRANT_ACCESS.value) == 1
+    assert await _count(engine, outbox, outbox.c.key.like("%:duplicate:admin:%")) == 1

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from application.ports.unit_of_work import ConcurrencyConflict
+from domain.access import AccessGrant
 from domain.customer import Customer, Language
 from domain.email import Email
 from domain.ids import CustomerId, PurchaseId, TelegramId
@@ -22,12 +23,6 @@ from tests.integration.sql.conftest import Backend
 
 USD = Currency("USD")
 LEASE = timedelta(minutes=2)
-
-
-def fake_differs(request: pytest.FixtureRequest, backend: Backend, reason: str) -> None:
-    """Marks a known difference of the in-memory fake (strict: the mark must go once it is fixed)."""
-    if backend.name == "memory":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"InMemoryUnitOfWork differs: {reason}"))
 
 
 async def store(backend: Backend, *objects: object) -> None:
@@ -173,8 +168,7 @@ async def test_referral_chain_stops_at_the_limit_even_in_a_cycle(backend: Backen
         assert await uow.customers.referral_chain(a.id, limit=5) == (b.id, a.id, b.id, a.id, b.id)
 
 
-async def test_duplicate_telegram_id_is_a_concurrency_conflict(request: pytest.FixtureRequest, backend: Backend) -> None:
-    fake_differs(request, backend, "MemoryCustomers.add asserts instead of raising ConcurrencyConflict")
+async def test_duplicate_telegram_id_is_a_concurrency_conflict(backend: Backend) -> None:
     first = make.customer(555)
     await store(backend, first)
     with pytest.raises(ConcurrencyConflict):
@@ -185,13 +179,51 @@ async def test_duplicate_telegram_id_is_a_concurrency_conflict(request: pytest.F
         assert await uow.customers.by_telegram_id(TelegramId(555)) == first
 
 
-async def test_duplicate_referral_code_is_a_concurrency_conflict(request: pytest.FixtureRequest, backend: Backend) -> None:
-    fake_differs(request, backend, "MemoryCustomers.add does not check referral codes")
+async def test_duplicate_referral_code_is_a_concurrency_conflict(backend: Backend) -> None:
     first = make.customer()
     await store(backend, first)
+    clash = make.customer(referral_code=first.referral_code)
     with pytest.raises(ConcurrencyConflict):
         async with backend.new_uow() as uow:
-            await uow.customers.add(make.customer(referral_code=first.referral_code))
+            await uow.customers.add(clash)
+            await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.customers.by_referral_code(first.referral_code) == first
+        assert await uow.customers.get(clash.id) is None
+
+
+async def test_saving_what_was_never_added_is_a_lookup_error(backend: Backend) -> None:
+    buyer = make.customer()
+    bought = make.purchase(buyer, status=PurchaseStatus.PAID, paid_at=T0)
+    await store(backend, buyer, bought)
+    strangers = (make.customer(), make.purchase(buyer), make.grant(bought), make.message())
+    for stranger in strangers:
+        with pytest.raises(LookupError, match="add it first"):
+            async with backend.new_uow() as uow:
+                if isinstance(stranger, Customer):
+                    await uow.customers.save(stranger)
+                elif isinstance(stranger, Purchase):
+                    await uow.purchases.save(stranger)
+                elif isinstance(stranger, AccessGrant):
+                    await uow.access_grants.save(stranger)
+                else:
+                    await uow.outbox.save(stranger)
+                await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.customers.get(strangers[0].id) is None
+        assert await uow.purchases.get(strangers[1].id) is None
+        assert list(await uow.access_grants.for_purchase(bought.id)) == []
+        assert await uow.outbox.get_by_key(strangers[3].key) is None
+
+
+async def test_a_payment_id_belongs_to_one_purchase(backend: Backend) -> None:
+    buyer = make.customer()
+    first, second = make.purchase(buyer, payment_id="pay-1"), make.purchase(buyer)
+    await store(backend, buyer, first, second)
+    with pytest.raises(ConcurrencyConflict):
+        async with backend.new_uow() as uow:
+            second.attach_payment("pay-1", None)
+            await uow.purchases.save(second)
             await uow.commit()
 
 
@@ -250,17 +282,22 @@ async def test_count_paid_referred_counts_customers_not_purchases(backend: Backe
         assert await uow.purchases.count_paid_referred(boris.id) == 0
 
 
-async def test_second_paid_purchase_of_a_customer_is_refused(request: pytest.FixtureRequest, backend: Backend) -> None:
-    fake_differs(request, backend, "MemoryPurchases does not enforce one paid purchase per customer")
+async def test_a_customer_may_have_two_paid_purchases(backend: Backend) -> None:
+    """Paying twice happens (two payments in flight); both are stored, the newest is ``paid_for``
+    (PaymentRecorder grants nothing for the second and asks the admins to refund it)."""
     buyer = make.customer()
-    await store(backend, buyer, make.purchase(buyer, status=PurchaseStatus.PAID, paid_at=T0))
-    second = make.purchase(buyer)
-    await store(backend, second)
-    with pytest.raises(ConcurrencyConflict):
-        async with backend.new_uow() as uow:
-            second.status, second.paid_at = PurchaseStatus.PAID, T0
-            await uow.purchases.save(second)
-            await uow.commit()
+    first = make.purchase(buyer, status=PurchaseStatus.PAID, paid_at=T0, created_at=T0)
+    second = make.purchase(buyer, created_at=T0 + timedelta(minutes=1))
+    await store(backend, buyer, first, second)
+    async with backend.new_uow() as uow:
+        second.status, second.paid_at = PurchaseStatus.PAID, T0 + timedelta(minutes=2)
+        await uow.purchases.save(second)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.purchases.get(first.id) == first
+        assert await uow.purchases.get(second.id) == second
+        assert await uow.purchases.paid_for(buyer.id) == second
+        assert await uow.purchases.open_for(buyer.id) is None
 
 
 # --- ledger ------------------------------------------------------------------------------------

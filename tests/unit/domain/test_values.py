@@ -82,6 +82,8 @@ def test_referral_code_refuses(bad: object) -> None:
         ("  spaced@example.org  ", "spaced@example.org"),
         ("a_b-c@sub-domain.example.ru", "a_b-c@sub-domain.example.ru"),
         ("x@y.io", "x@y.io"),
+        ("o'neil@example.com", "o'neil@example.com"),
+        ("D'Arcy.O'Brien@Example.IE", "D'Arcy.O'Brien@example.ie"),
     ],
 )
 def test_email_accepts_common_forms_and_lowercases_the_domain(text: str, stored: str) -> None:
@@ -98,6 +100,8 @@ def test_email_accepts_common_forms_and_lowercases_the_domain(text: str, stored:
         "user@example..com", ".user@example.com", "user.@example.com", "us..er@example.com", '"quoted"@example.com',
         "user@example.com\n", "user@example.com\nBcc: x@example.com", "a" * 65 + "@example.com",
         "u@" + "a" * 250 + ".com", "user@exam_ple.com", "user@example.123", None, 5,
+        "o'neil@exam'ple.com", "o neil@example.com", 'o"neil@example.com', "<o'neil@example.com>",
+        "o'neil<x>@example.com", "o'neil@example.com>", "o'neil\n@example.com", "o'neil@example.com\r\n",
     ],
 )
 def test_email_refuses_bad_addresses(bad: object) -> None:

@@ -1,8 +1,12 @@
+from datetime import timedelta
+
 import pytest
 
 from application.errors import CustomerNotRegistered
 from application.use_cases.ban_user import BanOutcome, BanResult
-from domain.ids import TelegramId
+from application.use_cases.start_checkout import AccessReissued, CheckoutCommand
+from domain.access import AccessGrant
+from domain.ids import AccessGrantId, TelegramId
 from domain.money import Money, Percent
 from tests.unit.harness import Harness, default_terms
 
@@ -102,3 +106,58 @@ async def test_is_blacklisted() -> None:
     await h.ban()(TelegramId(3))
     assert await h.is_blacklisted()(TelegramId(3)) is True
     assert await h.is_blacklisted()(TelegramId(4)) is False
+
+
+async def test_ban_still_kicks_when_revoking_links_fails_and_reports_every_failure() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    await h.deliver_all()
+    [first_link] = h.course.live_links
+    reissued = await h.checkout()(CheckoutCommand(TelegramId(2), None, "https://t.me/aimpay_bot"))
+    assert isinstance(reissued, AccessReissued)  # not in the chat: a new link, the old one revoked
+    links = [g.invite_link for g in h.store.state.grants.values() if not g.is_revoked]
+    assert len(links) == 1 and links != [first_link]
+    h.course.members.add(TelegramId(2))
+    h.course.revoke_fails = True
+
+    result = await h.ban()(TelegramId(2))
+
+    assert result.outcome is BanOutcome.BANNED
+    assert h.course.removed == [TelegramId(2)] and TelegramId(2) not in h.course.members  # kicked all the same
+    assert result.kick_error is not None and f"revoke {links[0]}" in result.kick_error
+    assert result.kick_error == f"revoke {links[0]}: fake Telegram cannot revoke {links[0]}"  # the kick worked
+    assert all(g.is_revoked for g in h.store.state.grants.values())
+    assert TelegramId(2) in h.store.state.blacklist
+
+
+async def test_ban_tries_every_link_and_joins_a_failed_kick() -> None:
+    h = Harness()
+    await h.start(2)
+    purchase = await h.pay(2)
+    await h.deliver_all()
+    async with h.uow() as uow:  # two more live links (say, left by an older version)
+        for n in range(2):
+            await uow.access_grants.add(
+                AccessGrant(
+                    id=AccessGrantId(h.ids.new_uuid()),
+                    purchase_id=purchase.id,
+                    customer_id=purchase.customer_id,
+                    invite_link=f"https://t.me/+extra{n}",
+                    issued_at=h.clock.now(),
+                    expires_at=h.clock.now() + timedelta(hours=24),
+                )
+            )
+        await uow.commit()
+    live = [g.invite_link for g in h.store.state.grants.values()]
+    assert len(live) == 3
+    h.course.available = False  # revoking and kicking both fail
+
+    result = await h.ban()(TelegramId(2))
+
+    assert result.outcome is BanOutcome.BANNED
+    assert result.kick_error is not None
+    assert all(f"revoke {link}" in result.kick_error for link in live)
+    assert result.kick_error.startswith("fake Telegram is down; revoke ")  # the kick's error first
+    assert result.kick_error.count("; ") == len(live)  # three links and the kick
+    assert all(g.is_revoked for g in h.store.state.grants.values())

@@ -1,18 +1,20 @@
 import copy
 from dataclasses import replace
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
 
-from application.ports.payment_gateway import Payment, PaymentGatewayUnavailable
+from application.ports.payment_gateway import Payment, PaymentGatewayUnavailable, PaymentRequest
 from application.services.payments import PaymentOutcome
 from application.texts import text
 from domain.customer import Language
+from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.ledger import EntryKind
 from domain.money import Currency, Money
 from domain.outbox import OutboxKind
-from domain.purchase import PaymentStatus, PurchaseStatus
+from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
 from tests.unit.harness import ADMIN, Harness, default_terms
 
 
@@ -211,3 +213,85 @@ async def test_credit_that_rounds_to_nothing_is_not_written() -> None:
     assert await h.confirm()(payment_id) is PaymentOutcome.PAID
     assert h.store.state.ledger == []
     assert all(not key.endswith(":referrer") for key in h.store.state.outbox)
+
+
+async def _second_payment_in_flight(h: Harness, telegram_id: int) -> tuple[PurchaseId, str]:
+    """Another pending purchase of the customer with a payment at the provider (say, a second
+    checkout that raced the first): the customer can pay it too."""
+    customer = h.customer(telegram_id)
+    purchase = Purchase(
+        id=PurchaseId(h.ids.new_uuid()),
+        customer_id=customer.id,
+        price=h.terms.price,
+        email=Email("buyer@example.com"),
+        created_at=h.clock.now(),
+    )
+    payment = await h.gateway.create_payment(
+        PaymentRequest(purchase.id, purchase.price, "course", "https://t.me/bot", purchase.email, True, str(purchase.id))
+    )
+    purchase.attach_payment(payment.payment_id, payment.confirmation_url)
+    async with h.uow() as uow:
+        await uow.purchases.add(purchase)
+        await uow.commit()
+    return purchase.id, payment.payment_id
+
+
+async def test_second_payment_of_a_customer_is_recorded_but_grants_and_credits_nothing() -> None:
+    h = Harness()
+    first_id, first_payment = await _referred_checkout(h)
+    second_id, second_payment = await _second_payment_in_flight(h, 2)
+    h.gateway.succeed(first_payment)
+    assert await h.confirm()(first_payment) is PaymentOutcome.PAID
+    await h.deliver_all()
+    sent_before = len(h.notifier.sent)
+    h.clock.advance(timedelta(minutes=3))
+
+    h.gateway.succeed(second_payment)
+    assert await h.confirm()(second_payment) is PaymentOutcome.DUPLICATE_PAYMENT
+
+    second = h.purchase(second_id)
+    assert (second.status, second.paid_at, second.payment_id) == (PurchaseStatus.PAID, h.clock.now(), second_payment)
+    assert h.purchase(first_id).status is PurchaseStatus.PAID
+    assert [e.purchase_id for e in h.store.state.ledger] == [first_id]  # the referrer is credited once
+    new_keys = {k for k in h.store.state.outbox if k.startswith(f"purchase:{second_id}:")}
+    assert new_keys == {f"purchase:{second_id}:duplicate:admin:{ADMIN}"}
+    alert = h.store.state.outbox[f"purchase:{second_id}:duplicate:admin:{ADMIN}"]
+    assert alert.kind is OutboxKind.TELEGRAM_MESSAGE and alert.payload["telegram_id"] == ADMIN.value
+    assert alert.payload["text"] == text(
+        Language.RU, "admin.duplicate_payment", buyer="Boris @u2", telegram_id=2, payment_id=second_payment, amount="4990.00"
+    )
+    assert "ЮKassa" in alert.payload["text"]
+
+    # Replays change nothing; delivery sends the admin alert only: no second link, email or credit note.
+    before = _snapshot(h)
+    assert await h.confirm()(second_payment) is PaymentOutcome.UNCHANGED
+    assert h.store.state == before
+    await h.deliver_all()
+    assert [m.telegram_id for m in h.notifier.sent[sent_before:]] == [ADMIN]
+    assert len(h.store.state.grants) == 1 and len(h.email.sent) == 1 and len(h.course.invites) == 1
+
+
+async def test_duplicate_payment_alerts_every_admin_in_their_language() -> None:
+    other_admin = TelegramId(998)
+    h = Harness(terms=default_terms(admin_ids=(ADMIN, other_admin)))
+    await h.start(other_admin.value, lang="en")
+    await h.start(2, name="Boris")
+    await h.pay(2)
+    _, second_payment = await _second_payment_in_flight(h, 2)
+    h.gateway.succeed(second_payment)
+    assert await h.recorder().record(h.gateway.payments[second_payment]) is PaymentOutcome.DUPLICATE_PAYMENT
+    alerts = {m.payload["telegram_id"]: m.payload["text"] for k, m in h.store.state.outbox.items() if ":duplicate:admin:" in k}
+    assert set(alerts) == {ADMIN.value, other_admin.value}
+    assert "Refund it in the YooKassa dashboard" in alerts[other_admin.value] and second_payment in alerts[other_admin.value]
+    assert "ЮKassa" in alerts[ADMIN.value] and "4990.00" in alerts[ADMIN.value]
+
+
+async def test_canceled_second_payment_of_a_paying_customer_is_just_canceled() -> None:
+    h = Harness()
+    await h.start(2)
+    await h.pay(2)
+    second_id, second_payment = await _second_payment_in_flight(h, 2)
+    h.gateway.cancel(second_payment)
+    assert await h.confirm()(second_payment) is PaymentOutcome.CANCELED
+    assert h.purchase(second_id).status is PurchaseStatus.CANCELED
+    assert not any(":duplicate:" in k for k in h.store.state.outbox)

@@ -1,5 +1,7 @@
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -15,9 +17,9 @@ from application.use_cases.start_checkout import (
     PaymentLink,
 )
 from domain.email import Email
-from domain.ids import TelegramId
+from domain.ids import PurchaseId, TelegramId
 from domain.outbox import OutboxKind
-from domain.purchase import PaymentStatus, PurchaseStatus
+from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
 from tests.unit.harness import Harness, default_terms
 
 
@@ -259,3 +261,77 @@ async def test_two_concurrent_buys_make_one_purchase_and_one_payment() -> None:
     assert isinstance(first, PaymentLink) and isinstance(second, PaymentLink)
     assert first.purchase_id == second.purchase_id
     assert len(h.purchases_of(1)) == 1 and len(h.gateway.payments) == 1
+
+
+async def test_open_payment_unknown_to_the_provider_is_closed_and_a_new_one_asks_for_the_email() -> None:
+    h = Harness()
+    await h.start(1)
+    first = await h.buy(1, "first@example.com")
+    assert isinstance(first, PaymentLink)
+    del h.gateway.payments[h.payment_id_of(first.purchase_id)]  # the provider says 404
+
+    assert isinstance(await _buy_without_email(h, 1), EmailNeeded)
+    closed = h.purchase(first.purchase_id)
+    assert (closed.status, closed.canceled_at) == (PurchaseStatus.CANCELED, h.clock.now())
+    assert h.gateway.create_calls == 1
+
+    second = await h.buy(1, "second@example.com")
+    assert isinstance(second, PaymentLink) and not second.reused
+    assert second.purchase_id != first.purchase_id and second.email == "second@example.com"
+    assert h.purchase(second.purchase_id).status is PurchaseStatus.PENDING
+    assert h.gateway.requests[h.payment_id_of(second.purchase_id)].idempotency_key == str(second.purchase_id)
+    assert h.outbox_messages() == []  # closing it tells no one: it was never paid nor canceled by the provider
+
+
+async def test_open_payment_unknown_to_the_provider_with_the_email_given_pays_anew_at_once() -> None:
+    h = Harness()
+    await h.start(1)
+    first = await h.buy(1)
+    assert isinstance(first, PaymentLink)
+    del h.gateway.payments[h.payment_id_of(first.purchase_id)]
+    second = await h.buy(1, "again@example.com")
+    assert isinstance(second, PaymentLink) and not second.reused and second.purchase_id != first.purchase_id
+    assert [p.status for p in h.purchases_of(1)] == [PurchaseStatus.CANCELED, PurchaseStatus.PENDING]
+    assert await h.buy(1) == replace(second, reused=True)  # the new one is the open one now
+
+
+class RacingGateway(FakePaymentGateway):
+    """While /buy asks about one payment, a webhook records another (``before_fetch``)."""
+
+    before_fetch: Callable[[], Awaitable[object]] | None = None
+
+    async def fetch_payment(self, payment_id: str) -> Payment:
+        if self.before_fetch is not None:
+            hook, self.before_fetch = self.before_fetch, None
+            await hook()
+        return await super().fetch_payment(payment_id)
+
+
+async def test_open_payment_found_paid_as_a_duplicate_is_confirmed_and_never_starts_a_third() -> None:
+    gateway = RacingGateway()
+    h = Harness(gateway=gateway)
+    await h.start(1)
+    first = await h.buy(1)
+    assert isinstance(first, PaymentLink)
+    first_payment = h.payment_id_of(first.purchase_id)
+    # A second payment in flight, newer than the first (two checkouts that raced).
+    h.clock.advance(timedelta(minutes=1))
+    second = Purchase(PurchaseId(h.ids.new_uuid()), h.customer(1).id, h.terms.price, Email("b@example.com"), h.clock.now())
+    payment = await gateway.create_payment(
+        PaymentRequest(second.id, second.price, "course", "https://t.me/bot", second.email, True, str(second.id))
+    )
+    second.attach_payment(payment.payment_id, payment.confirmation_url)
+    async with h.uow() as uow:
+        await uow.purchases.add(second)
+        await uow.commit()
+    gateway.succeed(first_payment)
+    gateway.succeed(payment.payment_id)
+    gateway.before_fetch = lambda: h.confirm()(first_payment)  # the first one's webhook wins the race
+
+    assert isinstance(await h.buy(1), PaymentJustConfirmed)
+    assert h.purchase(first.purchase_id).status is PurchaseStatus.PAID
+    assert h.purchase(second.id).status is PurchaseStatus.PAID
+    assert len(h.purchases_of(1)) == 2 and gateway.create_calls == 2  # no third purchase, no third payment
+    [grant] = h.outbox_messages(OutboxKind.GRANT_ACCESS)
+    assert grant.payload == {"purchase_id": str(first.purchase_id)}
+    assert any(":duplicate:admin:" in m.key for m in h.outbox_messages(OutboxKind.TELEGRAM_MESSAGE))

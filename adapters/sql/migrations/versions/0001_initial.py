@@ -69,14 +69,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_purchases_customer_id_status_created_at"), "purchases", ["customer_id", "status", "created_at"]
     )
-    op.create_index(
-        op.f("uq_purchases_one_paid_per_customer"),
-        "purchases",
-        ["customer_id"],
-        unique=True,
-        sqlite_where=sa.text("status = 'paid'"),
-        postgresql_where=sa.text("status = 'paid'"),
-    )
 
     op.create_table(
         "ledger_entries",
