@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
 from adapters.fakes.system import FakeClock, SequentialIds
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
+from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
 from application.services.outbox import OutboxWriter
 from application.services.payments import PaymentRecorder
@@ -51,9 +53,11 @@ class Harness:
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     email: RecordingEmailSender = field(default_factory=RecordingEmailSender)
     course: FakeCourseAccess = field(default_factory=FakeCourseAccess)
+    # Another storage under the same wiring (the SQL tests pass SqlaUnitOfWork); default: memory.
+    uow_factory: Callable[[], UnitOfWork] | None = None
 
-    def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
+    def uow(self) -> UnitOfWork:
+        return self.uow_factory() if self.uow_factory is not None else InMemoryUnitOfWork(self.store)
 
     def _outbox(self) -> OutboxWriter:
         return OutboxWriter(self.clock, self.ids)

@@ -21,7 +21,7 @@ from domain.ids import PurchaseId, TelegramId
 from domain.money import Money
 from domain.outbox import OutboxKind
 from domain.purchase import Purchase, PurchaseStatus
-from tests.integration.sql.wiring import ADMIN, SqlWiring
+from tests.integration.sql.wiring import ADMIN, sql_harness
 
 REFERRER, BUYER = TelegramId(1001), TelegramId(1002)
 
@@ -33,7 +33,7 @@ async def _count(engine: AsyncEngine, table: sa.Table, *where: sa.ColumnElement[
 
 
 async def test_fifty_concurrent_notifications_pay_credit_and_deliver_once(engine: AsyncEngine) -> None:
-    app = SqlWiring(make_session_factory(engine))
+    app = sql_harness(make_session_factory(engine))
     anna = await app.register()(RegisterCommand(REFERRER, "anna", "Anna", "ru"))
     boris = await app.register()(RegisterCommand(BUYER, "boris", "Boris", "en", anna.customer.referral_code.value))
     assert boris.attributed
@@ -81,7 +81,7 @@ async def test_fifty_concurrent_notifications_pay_credit_and_deliver_once(engine
 async def test_concurrent_starts_of_one_user_register_them_once(engine: AsyncEngine) -> None:
     """Ten /start updates of one new user at once: one customer; the losers of the insert race
     retry (``ConcurrencyConflict``) and find the winner's row."""
-    app = SqlWiring(make_session_factory(engine))
+    app = sql_harness(make_session_factory(engine))
     results = await asyncio.gather(
         *(app.register()(RegisterCommand(BUYER, f"boris{i}", "Boris", "en")) for i in range(10))
     )
@@ -94,7 +94,7 @@ async def test_two_payments_of_one_customer_at_once_grant_and_credit_once(engine
     """A customer paid two purchases (two checkouts that raced) and both notifications arrive at
     once, many times: both purchases are paid, one grants access and credits the referrer, the
     other is reported as a duplicate to refund. The customer's row orders the two."""
-    app = SqlWiring(make_session_factory(engine))
+    app = sql_harness(make_session_factory(engine))
     anna = await app.register()(RegisterCommand(REFERRER, "anna", "Anna", "ru"))
     boris = await app.register()(RegisterCommand(BUYER, "boris", "Boris", "en", anna.customer.referral_code.value))
     link = await app.checkout()(CheckoutCommand(BUYER, Email("boris@example.com"), "https://t.me/aimpay_bot"))
