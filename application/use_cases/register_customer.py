@@ -58,13 +58,15 @@ class RegisterCustomer:
                     first_name=command.first_name,
                     language=language,
                 )
-                await uow.customers.add(customer)
             else:
                 customer.update_profile(command.username, command.first_name, language)
             referrer_before = customer.referrer_id
             refused = await self._attribute(uow, customer, command.referral_code)
             attributed = customer.referrer_id != referrer_before
-            await uow.customers.save(customer)
+            if is_new:
+                await uow.customers.add(customer)  # attributed already: one INSERT, no UPDATE
+            else:
+                await uow.customers.save(customer)
             await uow.commit()
         return Registration(customer=customer, is_new=is_new, attributed=attributed, refused=refused)
 
