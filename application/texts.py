@@ -124,6 +124,16 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "payment {payment_id}. No second access was granted. Refund it in the YooKassa dashboard."
         ),
     },
+    "admin.link_shared": {
+        Language.RU: (
+            "Чужой вход в чат курса: пользователь {telegram_id} вошёл по ссылке покупателя {owner} (id {owner_id}), "
+            "сам курс не оплатил (или заблокирован). Он удалён из чата, ссылка отозвана."
+        ),
+        Language.EN: (
+            "Someone else joined the course chat: user {telegram_id} used the link of buyer {owner} (id {owner_id}) "
+            "and has not paid (or is banned). They were removed from the chat and the link was revoked."
+        ),
+    },
     "payment.canceled": {
         Language.RU: "Оплата не прошла. Попробуйте ещё раз: /buy",
         Language.EN: "The payment did not go through. You can try again: /buy",

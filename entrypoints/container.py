@@ -33,6 +33,7 @@ from application.use_cases.ban_user import BanUser
 from application.use_cases.check_blacklist import IsBlacklisted
 from application.use_cases.confirm_payment import ConfirmPayment
 from application.use_cases.deliver_outbox import DeliverOutbox
+from application.use_cases.record_course_join import RecordCourseJoin
 from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCustomer
 from application.use_cases.start_checkout import StartCheckout
@@ -152,6 +153,7 @@ def _use_cases() -> Provider:
         BanUser,
         UnbanUser,
         IsBlacklisted,
+        RecordCourseJoin,
     ):
         provider.provide(cls)
     return provider

@@ -181,6 +181,10 @@ class MemoryGrants(_Repo):
         found = [g for g in self._s.grants.values() if g.purchase_id == purchase_id]
         return copy.deepcopy(sorted(found, key=lambda g: g.issued_at))
 
+    async def by_invite_link(self, link: str) -> AccessGrant | None:
+        found = [g for g in self._s.grants.values() if g.invite_link == link]
+        return copy.deepcopy(max(found, key=lambda g: g.issued_at)) if found else None
+
 
 class MemoryBlacklist(_Repo):
     async def add(self, telegram_id: TelegramId, at: datetime) -> bool:

@@ -331,6 +331,17 @@ class SqlaAccessGrantRepository(_SqlaRepository):
         """Oldest first."""
         return await self._many(access_grants.c.purchase_id == purchase_id.value)
 
+    async def by_invite_link(self, link: str) -> AccessGrant | None:
+        """The newest grant with ``link``, revoked or not."""
+        rows = await self._execute(
+            sa.select(access_grants)
+            .where(access_grants.c.invite_link == link)
+            .order_by(access_grants.c.issued_at.desc(), access_grants.c.id.desc())
+            .limit(1)
+        )
+        row = rows.mappings().first()
+        return _grant(row) if row is not None else None
+
 
 # --- blacklist ---------------------------------------------------------------------------------
 

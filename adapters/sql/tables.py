@@ -126,6 +126,8 @@ access_grants = sa.Table(
     sa.Column("revoked_at", UtcDateTime(), nullable=True),
     sa.Index(None, "customer_id"),
     sa.Index(None, "purchase_id"),
+    # Not unique: the offline demo's fake links restart their numbering on every run.
+    sa.Index(None, "invite_link"),
 )
 
 blacklist = sa.Table(

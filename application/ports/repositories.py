@@ -74,6 +74,10 @@ class AccessGrantRepository(Protocol):
 
     async def for_purchase(self, purchase_id: PurchaseId) -> Sequence[AccessGrant]: ...
 
+    async def by_invite_link(self, link: str) -> AccessGrant | None:
+        """The grant that handed out ``link``, revoked or not (the newest, should a link repeat)."""
+        ...
+
 
 class BlacklistRepository(Protocol):
     async def add(self, telegram_id: TelegramId, at: datetime) -> bool:

@@ -9,7 +9,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from domain.customer import Language
-from entrypoints.bot.handlers import admin, checkout, errors, fallback, menu
+from entrypoints.bot.handlers import admin, checkout, course_chat, errors, fallback, menu
 from entrypoints.bot.middlewares import BlacklistMiddleware, ThrottlingMiddleware
 from entrypoints.bot.texts import COMMANDS
 from entrypoints.bot.throttling import MemoryThrottle, Throttle
@@ -27,6 +27,7 @@ def build_dispatcher(
 
     Only private chats are served (the bot also sits in the course chat and must stay quiet
     there). In them every message and button press passes the blacklist, then the rate limit.
+    From the course chat only joins are handled (``chat_member`` updates): they spend the link.
     Handlers take their use cases from dishka: call
     ``setup_dishka(container, router=dp, auto_inject=True)`` on the result; the handlers are
     decorated with ``@inject`` already, so ``auto_inject`` is optional.
@@ -49,7 +50,7 @@ def build_dispatcher(
     guarded.include_routers(menu.router(), checkout.router(), admin.router(), checkout.email_router(), fallback.router())
 
     private.include_router(guarded)
-    dp.include_routers(errors.router(), private)
+    dp.include_routers(errors.router(), private, course_chat.router())
     return dp
 
 

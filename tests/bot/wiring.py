@@ -11,15 +11,20 @@ from aiogram.fsm.storage.base import BaseStorage
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.aiogram import AiogramProvider, setup_dishka
 
+from application.services.outbox import OutboxWriter
 from application.terms import ShopTerms
 from application.use_cases.ban_user import BanUser
 from application.use_cases.check_blacklist import IsBlacklisted
+from application.use_cases.record_course_join import RecordCourseJoin
 from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCustomer
 from application.use_cases.start_checkout import StartCheckout
 from application.use_cases.unban_user import UnbanUser
 from entrypoints.bot import Throttle, build_dispatcher
+from entrypoints.config import Settings, load_settings
 from tests.unit.harness import Harness
+
+COURSE_CHAT_ID = -1001234567890  # the course chat the bot's settings name
 
 
 class HarnessProvider(Provider):
@@ -30,6 +35,10 @@ class HarnessProvider(Provider):
     @provide(scope=Scope.APP)
     def terms(self) -> ShopTerms:
         return self.h.terms
+
+    @provide(scope=Scope.APP)
+    def settings(self) -> Settings:
+        return load_settings(course_chat_id=COURSE_CHAT_ID)
 
     @provide(scope=Scope.REQUEST)
     def register(self) -> RegisterCustomer:
@@ -54,6 +63,11 @@ class HarnessProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def is_blacklisted(self) -> IsBlacklisted:
         return self.h.is_blacklisted()
+
+    @provide(scope=Scope.REQUEST)
+    def record_join(self) -> RecordCourseJoin:
+        h = self.h
+        return RecordCourseJoin(h.uow(), h.course, h.clock, OutboxWriter(h.clock, h.ids), h.terms)
 
 
 @asynccontextmanager

@@ -370,6 +370,26 @@ async def test_access_grants_active_and_by_purchase(backend: Backend) -> None:
         assert list(await uow.access_grants.for_purchase(PurchaseId(uuid.uuid4()))) == []
 
 
+async def test_access_grant_by_invite_link_revoked_or_not_newest_first(backend: Backend) -> None:
+    buyer = make.customer()
+    bought = make.purchase(buyer, status=PurchaseStatus.PAID, paid_at=T0)
+    await store(backend, buyer, bought)
+    live = make.grant(bought, issued_at=T0)
+    spent = make.grant(bought, issued_at=T0, revoked_at=T0 + timedelta(minutes=5))
+    # The same link twice (the offline demo's fake links repeat across runs): the newest wins.
+    older = make.grant(bought, invite_link="https://t.me/+again", issued_at=T0)
+    newer = make.grant(bought, invite_link="https://t.me/+again", issued_at=T0 + timedelta(hours=1))
+    async with backend.new_uow() as uow:
+        for grant in (live, spent, older, newer):
+            await uow.access_grants.add(grant)
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.access_grants.by_invite_link(live.invite_link) == live
+        assert await uow.access_grants.by_invite_link(spent.invite_link) == spent
+        assert await uow.access_grants.by_invite_link("https://t.me/+again") == newer
+        assert await uow.access_grants.by_invite_link("https://t.me/+never-issued") is None
+
+
 # --- blacklist ---------------------------------------------------------------------------------
 
 

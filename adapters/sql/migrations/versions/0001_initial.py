@@ -108,6 +108,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_access_grants_customer_id"), "access_grants", ["customer_id"])
     op.create_index(op.f("ix_access_grants_purchase_id"), "access_grants", ["purchase_id"])
+    op.create_index(op.f("ix_access_grants_invite_link"), "access_grants", ["invite_link"])
 
     op.create_table(
         "blacklist",
