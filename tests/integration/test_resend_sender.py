@@ -14,7 +14,7 @@ from adapters.resend import ResendEmailSender
 from application.ports.messaging import DeliveryError, OutgoingEmail
 from domain.email import Email
 from tests.standins.resend import ResendStandIn
-from tests.standins.server import refused_url, serve_asgi
+from tests.standins.server import Switchboard, refused_url, serve_asgi
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,31 +22,15 @@ API_KEY = "re_test_key"
 SENDER = "Aimpay <school@aimpay.example>"
 
 
-class _Switch:
-    """One server for the whole module; each test plugs in a fresh stand-in."""
-
-    def __init__(self) -> None:
-        self.target: ResendStandIn | None = None
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        assert self.target is not None
-        await self.target.app(scope, receive, send)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[tuple[_Switch, str]]:
-    switch = _Switch()
+async def server() -> AsyncIterator[tuple[Switchboard, str]]:
+    switch = Switchboard()
     async with serve_asgi(switch) as base:
         yield switch, base
 
 
 @pytest.fixture
-def standin(server: tuple[_Switch, str]) -> Iterator[ResendStandIn]:
+def standin(server: tuple[Switchboard, str]) -> Iterator[ResendStandIn]:
     switch, _ = server
     switch.target = ResendStandIn(API_KEY)
     yield switch.target
@@ -54,7 +38,7 @@ def standin(server: tuple[_Switch, str]) -> Iterator[ResendStandIn]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def make_sender(server: tuple[_Switch, str], standin: ResendStandIn) -> AsyncIterator[Callable[..., ResendEmailSender]]:
+async def make_sender(server: tuple[Switchboard, str], standin: ResendStandIn) -> AsyncIterator[Callable[..., ResendEmailSender]]:
     made: list[ResendEmailSender] = []
 
     def make(api_key: str = API_KEY, sender: str = SENDER, *, api_url: str | None = None, timeout: float = 2.0) -> ResendEmailSender:
@@ -208,7 +192,7 @@ async def test_an_empty_key_is_refused_without_a_request(sender: ResendEmailSend
     assert standin.requests_log == []
 
 
-async def test_a_given_client_is_left_open(server: tuple[_Switch, str], standin: ResendStandIn) -> None:
+async def test_a_given_client_is_left_open(server: tuple[Switchboard, str], standin: ResendStandIn) -> None:
     async with httpx.AsyncClient() as client:
         sender = ResendEmailSender(API_KEY, SENDER, api_url=server[1], client=client)
         await sender.send(letter(), idempotency_key="k")

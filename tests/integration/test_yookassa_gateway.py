@@ -23,7 +23,7 @@ from domain.email import Email
 from domain.ids import PurchaseId
 from domain.money import Money
 from domain.purchase import PaymentStatus
-from tests.standins.server import refused_url, serve_asgi
+from tests.standins.server import Switchboard, refused_url, serve_asgi
 from tests.standins.yookassa import YooKassaStandIn
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -32,32 +32,15 @@ SHOP_ID = "123456"
 SECRET = "test_secret_key"
 
 
-class _Switch:
-    """One server for the whole module (starting and stopping uvicorn costs ~0.2 s); each test
-    plugs in a fresh stand-in."""
-
-    def __init__(self) -> None:
-        self.target: YooKassaStandIn | None = None
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        assert self.target is not None
-        await self.target.app(scope, receive, send)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server() -> AsyncIterator[tuple[_Switch, str]]:
-    switch = _Switch()
+async def server() -> AsyncIterator[tuple[Switchboard, str]]:
+    switch = Switchboard()
     async with serve_asgi(switch) as base:
         yield switch, f"{base}/v3"
 
 
 @pytest.fixture
-def standin(server: tuple[_Switch, str]) -> Iterator[YooKassaStandIn]:
+def standin(server: tuple[Switchboard, str]) -> Iterator[YooKassaStandIn]:
     switch, _ = server
     switch.target = YooKassaStandIn(SHOP_ID, SECRET)
     yield switch.target
@@ -65,7 +48,7 @@ def standin(server: tuple[_Switch, str]) -> Iterator[YooKassaStandIn]:
 
 
 @pytest.fixture
-def api_url(server: tuple[_Switch, str], standin: YooKassaStandIn) -> str:
+def api_url(server: tuple[Switchboard, str], standin: YooKassaStandIn) -> str:
     return server[1]
 
 

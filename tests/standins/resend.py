@@ -19,7 +19,6 @@ in the event loop that serves the app: call the control methods from that loop.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -32,6 +31,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.standins.server import hold_until_disconnect
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _NAMED_ADDRESS = re.compile(r"^[^<>]*<([^<>]+)>$")
@@ -163,18 +164,9 @@ class ResendStandIn:
         return JSONResponse({"id": email.id})
 
     async def _hang(self, request: Request, seconds: float) -> bool:
-        """Holds the request until the client disconnects (True) or ``seconds`` pass (False)."""
-
-        async def disconnected() -> None:
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-
-        try:
-            await asyncio.wait_for(disconnected(), seconds)
-        except TimeoutError:
-            return False
-        self.abandoned += 1
-        return True
+        abandoned = await hold_until_disconnect(request, seconds)
+        self.abandoned += abandoned
+        return abandoned
 
 
 def _email(body: dict[str, Any], key: str | None) -> StoredEmail:

@@ -25,7 +25,6 @@ All state lives in the event loop that serves the app: call the control methods 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
@@ -44,6 +43,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.standins.server import hold_until_disconnect
 
 _AMOUNT = re.compile(r"^\d{1,13}(\.\d{1,2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -217,18 +218,9 @@ class YooKassaStandIn:
         return response
 
     async def _hang(self, request: Request, seconds: float) -> bool:
-        """Holds the request until the client disconnects (True) or ``seconds`` pass (False)."""
-
-        async def disconnected() -> None:
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-
-        try:
-            await asyncio.wait_for(disconnected(), seconds)
-        except TimeoutError:
-            return False
-        self.abandoned += 1
-        return True
+        abandoned = await hold_until_disconnect(request, seconds)
+        self.abandoned += abandoned
+        return abandoned
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
