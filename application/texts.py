@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from domain.customer import Language
+from domain.customer import Customer, Language
 
 _TEXTS: dict[str, dict[Language, str]] = {
     "welcome": {
@@ -144,6 +144,11 @@ _TEXTS: dict[str, dict[Language, str]] = {
 def text(language: Language, key: str, **values: object) -> str:
     """The text ``key`` in ``language`` with ``values`` filled in."""
     return _TEXTS[key][language].format(**values)
+
+
+def customer_name(customer: Customer) -> str:
+    """How a customer is named to the shop's admins: first name and @username."""
+    return customer.first_name + (f" @{customer.username}" if customer.username else "")
 
 
 def keys() -> frozenset[str]:

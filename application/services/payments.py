@@ -11,8 +11,8 @@ from application.ports.system import Clock, IdGenerator
 from application.services.outbox import OutboxWriter
 from application.services.retry import retry_on_conflict
 from application.terms import ShopTerms
-from application.texts import text
-from domain.customer import Customer, Language
+from application.texts import customer_name, text
+from domain.customer import Customer
 from domain.ids import LedgerEntryId
 from domain.ledger import referral_credit
 from domain.purchase import PaymentMismatch, Purchase, Transition
@@ -94,21 +94,16 @@ class PaymentRecorder:
             "customer %s paid twice: payment %s (purchase %s) after purchase %s; refund it",
             buyer.id, purchase.payment_id, purchase.id, earlier.id,
         )  # fmt: skip
-        for admin_id in self._terms.admin_ids:
-            admin = await uow.customers.by_telegram_id(admin_id)
-            await self._outbox.telegram(
-                uow,
-                f"purchase:{purchase.id}:duplicate:admin:{admin_id}",
-                admin_id,
-                text(
-                    admin.language if admin else Language.RU,
-                    "admin.duplicate_payment",
-                    buyer=_name(buyer),
-                    telegram_id=buyer.telegram_id,
-                    payment_id=purchase.payment_id,
-                    amount=purchase.price.to_decimal_string(),
-                ),
-            )
+        await self._outbox.admins(
+            uow,
+            f"purchase:{purchase.id}:duplicate",
+            self._terms.admin_ids,
+            "admin.duplicate_payment",
+            buyer=customer_name(buyer),
+            telegram_id=buyer.telegram_id,
+            payment_id=purchase.payment_id,
+            amount=purchase.price.to_decimal_string(),
+        )
 
     async def _on_paid(self, uow: UnitOfWork, purchase: Purchase, buyer: Customer) -> None:
         await self._outbox.grant_access(uow, f"purchase:{purchase.id}:access", str(purchase.id))
@@ -133,22 +128,13 @@ class PaymentRecorder:
         referrer_name = "—"
         if referrer is not None:
             referrer_name = f"{referrer.first_name} (id {referrer.telegram_id})"
-        for admin_id in self._terms.admin_ids:
-            admin = await uow.customers.by_telegram_id(admin_id)
-            await self._outbox.telegram(
-                uow,
-                f"purchase:{purchase.id}:admin:{admin_id}",
-                admin_id,
-                text(
-                    admin.language if admin else Language.RU,
-                    "admin.sale",
-                    buyer=_name(buyer),
-                    telegram_id=buyer.telegram_id,
-                    amount=purchase.price.to_decimal_string(),
-                    referrer=referrer_name,
-                ),
-            )
-
-
-def _name(customer: Customer) -> str:
-    return customer.first_name + (f" @{customer.username}" if customer.username else "")
+        await self._outbox.admins(
+            uow,
+            f"purchase:{purchase.id}",
+            self._terms.admin_ids,
+            "admin.sale",
+            buyer=customer_name(buyer),
+            telegram_id=buyer.telegram_id,
+            amount=purchase.price.to_decimal_string(),
+            referrer=referrer_name,
+        )

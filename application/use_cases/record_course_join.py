@@ -8,9 +8,9 @@ from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
 from application.services.outbox import OutboxWriter
 from application.terms import ShopTerms
-from application.texts import text
+from application.texts import customer_name
 from domain.access import AccessGrant
-from domain.customer import Customer, Language
+from domain.customer import Customer
 from domain.ids import TelegramId
 
 log = logging.getLogger(__name__)
@@ -83,28 +83,13 @@ class RecordCourseJoin:
         self, uow: UnitOfWork, grant: AccessGrant, joiner: TelegramId, owner: Customer | None
     ) -> bool:
         """Queues the alert to every admin; ``True`` when any was new."""
-        owner_name = _name(owner) if owner is not None else "?"
-        owner_id = owner.telegram_id if owner is not None else "?"
-        queued = False
-        for admin_id in self._terms.admin_ids:
-            admin = await uow.customers.by_telegram_id(admin_id)
-            queued = (
-                await self._outbox.telegram(
-                    uow,
-                    f"grant:{grant.id}:intruder:{joiner}:admin:{admin_id}",
-                    admin_id,
-                    text(
-                        admin.language if admin else Language.RU,
-                        "admin.link_shared",
-                        telegram_id=joiner,
-                        owner=owner_name,
-                        owner_id=owner_id,
-                    ),
-                )
-                or queued
-            )
-        return queued
+        return await self._outbox.admins(
+            uow,
+            f"grant:{grant.id}:intruder:{joiner}",
+            self._terms.admin_ids,
+            "admin.link_shared",
+            telegram_id=joiner,
+            owner=customer_name(owner) if owner is not None else "?",
+            owner_id=owner.telegram_id if owner is not None else "?",
+        )
 
-
-def _name(customer: Customer) -> str:
-    return customer.first_name + (f" @{customer.username}" if customer.username else "")
