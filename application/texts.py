@@ -91,6 +91,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Пользователь {id} заблокирован, но удалить его из чата курса не удалось: {error}",
         Language.EN: "User {id} is banned, but removing them from the course chat failed: {error}",
     },
+    "ban.admin": {
+        Language.RU: "Пользователь {id} — администратор магазина, его нельзя заблокировать.",
+        Language.EN: "User {id} is an admin of the shop and cannot be banned.",
+    },
     "unban.done": {Language.RU: "Пользователь {id} разблокирован.", Language.EN: "User {id} is unbanned."},
     "unban.absent": {Language.RU: "Пользователь {id} не был заблокирован.", Language.EN: "User {id} was not banned."},
     # Sent through the outbox.

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from application.ports.messaging import CourseAccess, DeliveryError
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
+from application.terms import ShopTerms
 from domain.ids import TelegramId
 
 
 class BanOutcome(enum.StrEnum):
     BANNED = "banned"
     ALREADY_BANNED = "already_banned"
+    REFUSED_ADMIN = "refused_admin"  # an admin of the shop is never banned
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +27,15 @@ class BanUser:
     """/ban: blacklists the Telegram user (known to us or not), revokes their invite links and
     removes them from the course chat."""
 
-    def __init__(self, uow: UnitOfWork, course: CourseAccess, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, course: CourseAccess, clock: Clock, terms: ShopTerms) -> None:
         self._uow = uow
         self._course = course
         self._clock = clock
+        self._terms = terms
 
     async def __call__(self, telegram_id: TelegramId) -> BanResult:
+        if self._terms.is_admin(telegram_id):
+            return BanResult(BanOutcome.REFUSED_ADMIN)
         now = self._clock.now()
         links: list[str] = []
         async with self._uow as uow:

@@ -11,7 +11,6 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from dishka import AsyncContainer
 from dishka.integrations.aiogram import CONTAINER_NAME
 
-from application.terms import ShopTerms
 from application.texts import text
 from application.use_cases.check_blacklist import IsBlacklisted
 from domain.ids import TelegramId
@@ -24,8 +23,8 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class BlacklistMiddleware(BaseMiddleware):
-    """Drops every update of a blacklisted user without a word; admins are never blocked.
-    Takes ``IsBlacklisted`` and ``ShopTerms`` from the update's dishka container."""
+    """Drops every update of a blacklisted user without a word. Takes ``IsBlacklisted`` from the
+    update's dishka container."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -34,13 +33,10 @@ class BlacklistMiddleware(BaseMiddleware):
         container: AsyncContainer | None = data.get(CONTAINER_NAME)
         if container is None:
             raise RuntimeError("the blacklist needs dishka: call setup_dishka(container, router=dispatcher)")
-        telegram_id = TelegramId(user.id)
-        terms = await container.get(ShopTerms)
-        if not terms.is_admin(telegram_id):
-            is_blacklisted = await container.get(IsBlacklisted)
-            if await is_blacklisted(telegram_id):
-                log.debug("ignored an update of blacklisted user %s", user.id)
-                return None
+        is_blacklisted = await container.get(IsBlacklisted)
+        if await is_blacklisted(TelegramId(user.id)):
+            log.debug("ignored an update of blacklisted user %s", user.id)
+            return None
         return await handler(event, data)
 
 

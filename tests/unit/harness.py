@@ -90,13 +90,13 @@ class Harness:
         return GetReferralSummary(self.uow(), self.terms)
 
     def ban(self) -> BanUser:
-        return BanUser(self.uow(), self.course, self.clock)
+        return BanUser(self.uow(), self.course, self.clock, self.terms)
 
     def unban(self) -> UnbanUser:
         return UnbanUser(self.uow())
 
     def is_blacklisted(self) -> IsBlacklisted:
-        return IsBlacklisted(self.uow())
+        return IsBlacklisted(self.uow(), self.terms)
 
     # Shortcuts for the common steps of a journey.
     async def start(self, telegram_id: int, code: str | None = None, name: str = "User", lang: str | None = "ru"):

@@ -44,7 +44,9 @@ def router() -> Router:
             return
         language = language_of(message.from_user)
         result = await ban_user(target)
-        if result.kick_error is not None:
+        if result.outcome is BanOutcome.REFUSED_ADMIN:
+            body = text(language, "ban.admin", id=target)
+        elif result.kick_error is not None:
             body = text(language, "ban.kick_failed", id=target, error=result.kick_error)
         elif result.outcome is BanOutcome.ALREADY_BANNED:
             body = text(language, "ban.already", id=target)

@@ -108,6 +108,19 @@ async def test_is_blacklisted() -> None:
     assert await h.is_blacklisted()(TelegramId(4)) is False
 
 
+async def test_an_admin_is_never_banned_nor_ignored() -> None:
+    h = Harness()
+    admin = h.terms.admin_ids[0]
+    assert await h.ban()(admin) == BanResult(BanOutcome.REFUSED_ADMIN)
+    async with h.uow() as uow:
+        assert not await uow.blacklist.contains(admin)  # nothing was written
+    assert h.course.removed == []
+    async with h.uow() as uow:  # even if listed by hand in the database
+        await uow.blacklist.add(admin, h.clock.now())
+        await uow.commit()
+    assert await h.is_blacklisted()(admin) is False
+
+
 async def test_ban_still_kicks_when_revoking_links_fails_and_reports_every_failure() -> None:
     h = Harness()
     await h.start(2)
