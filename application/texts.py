@@ -138,6 +138,16 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "and has not paid (or is banned). They were removed from the chat and the link was revoked."
         ),
     },
+    "admin.payment_mismatch": {
+        Language.RU: (
+            "Платёж {payment_id} не совпадает с покупкой {purchase_id}: получено {amount}, ожидалось {price}. "
+            "Доступ не выдан, новые платежи этого покупателя остановлены. Проверьте платёж в ЮKassa."
+        ),
+        Language.EN: (
+            "Payment {payment_id} does not match purchase {purchase_id}: {amount} received, {price} expected. "
+            "No access was given and this buyer's new payments are on hold. Check the payment in YooKassa."
+        ),
+    },
     "payment.canceled": {
         Language.RU: "Оплата не прошла. Попробуйте ещё раз: /buy",
         Language.EN: "The payment did not go through. You can try again: /buy",

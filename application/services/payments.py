@@ -26,7 +26,7 @@ class PaymentOutcome(enum.StrEnum):
     CANCELED = "canceled"  # the purchase became canceled just now
     UNCHANGED = "unchanged"  # a duplicate, or the payment is still pending
     IGNORED_FINAL = "ignored_final"  # contradicts a final state, which never changes back
-    MISMATCH = "mismatch"  # amount, currency or purchase do not match: refused
+    MISMATCH = "mismatch"  # amount, currency or purchase do not match: refused, the admins told
     NOT_OURS = "not_ours"  # no purchase of ours is named by the payment
 
 
@@ -56,6 +56,17 @@ class PaymentRecorder:
                 purchase.check_payment(payment.payment_id, payment.amount, payment.purchase_id)
             except PaymentMismatch as exc:
                 log.error("refused payment %s: %s", payment.payment_id, exc)
+                await self._outbox.admins(
+                    uow,
+                    f"purchase:{purchase.id}:mismatch:{payment.payment_id}",
+                    self._terms.admin_ids,
+                    "admin.payment_mismatch",
+                    payment_id=payment.payment_id,
+                    purchase_id=purchase.id,
+                    amount=str(payment.amount),
+                    price=str(purchase.price),
+                )
+                await uow.commit()
                 return PaymentOutcome.MISMATCH
             if purchase.payment_id is None:
                 purchase.attach_payment(payment.payment_id, payment.confirmation_url)

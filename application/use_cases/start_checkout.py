@@ -132,6 +132,8 @@ class StartCheckout:
                 raise PaymentGatewayRejected(f"open payment {payment.payment_id} came without a confirmation url")
             return PaymentLink(purchase.id, url, reused=True, email=purchase.email.value)
         outcome = await self._payments.record(payment)
+        if outcome is PaymentOutcome.MISMATCH:  # never a second payment beside a disputed one
+            raise PaymentGatewayRejected(f"payment {payment.payment_id} does not match its purchase; the admins are told")
         if outcome in _CONFIRMED and payment.status is PaymentStatus.SUCCEEDED:
             return PaymentJustConfirmed()
         return None

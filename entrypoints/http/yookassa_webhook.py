@@ -62,7 +62,7 @@ async def yookassa_webhook(
     except PaymentGatewayRejected as exc:
         log.error("yookassa refused our re-fetch of %s: %s", notification.object.id, exc)
         return _reply(503, error="payment provider refused the re-fetch, deliver again")
-    if outcome in (PaymentOutcome.PAID, PaymentOutcome.CANCELED, PaymentOutcome.DUPLICATE_PAYMENT):
+    if outcome not in (PaymentOutcome.UNCHANGED, PaymentOutcome.IGNORED_FINAL, PaymentOutcome.NOT_OURS):  # queued messages
         worker = getattr(request.app.state, "outbox_worker", None)
         if worker is not None:
             worker.wake()

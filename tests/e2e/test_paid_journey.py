@@ -17,6 +17,8 @@ import pytest
 from aiogram import Bot
 
 from adapters.sql import upgrade_to_head
+from application.texts import text
+from domain.customer import Language
 from entrypoints.config import load_settings
 from entrypoints.container import make_container
 from entrypoints.runtime import build_http_app, make_dispatcher, uvicorn_server
@@ -185,3 +187,68 @@ async def test_a_forged_or_foreign_update_changes_nothing(world: World) -> None:
     assert outside.status_code == 200 and outside.json()["outcome"] == "not_ours"
     health = await world.http.get("/healthz")
     assert health.status_code == 200
+
+
+async def _checkout(world: World, user: int, email: str = "vera@example.com") -> str:
+    """``user`` starts the bot and asks to pay; returns the payment id YooKassa made."""
+    await world.say(user, "/start", first_name="Vera")
+    await world.say(user, "/buy", first_name="Vera")
+    await world.say(user, email, first_name="Vera")
+    (payment_id,) = [p for p, body in world.yookassa.payments.items() if body["status"] == "pending"]
+    return payment_id
+
+
+async def test_a_canceled_payment_is_told_to_the_buyer_who_can_pay_again(world: World) -> None:
+    tg, yk = world.telegram, world.yookassa
+    payment_id = await _checkout(world, 3001)
+    yk.cancel(payment_id)
+    answer = await world.http.post("/webhooks/yookassa", json=yk.notification(payment_id))
+    assert answer.json() == {"outcome": "canceled"}
+    told = text(Language.RU, "payment.canceled")
+    await eventually(lambda: any(m.text == told for m in tg.messages_to(3001)))
+    # A late "succeeded" for it never revives it (YooKassa would not send one; a forged body is
+    # not believed either: we re-fetch and act on YooKassa's answer only).
+    forged = {"type": "notification", "event": "payment.succeeded", "object": {"id": payment_id, "status": "succeeded"}}
+    assert (await world.http.post("/webhooks/yookassa", json=forged)).json() == {"outcome": "unchanged"}
+    # The next /buy is a new payment, not the canceled one.
+    await world.say(3001, "/buy", first_name="Vera")
+    await world.say(3001, "vera@example.com", first_name="Vera")
+    assert yk.create_count == 2 and not tg.invite_links
+
+
+async def test_a_payment_whose_amount_differs_is_refused_and_grants_nothing(world: World) -> None:
+    yk = world.yookassa
+    payment_id = await _checkout(world, 3002)
+    yk.payments[payment_id]["amount"]["value"] = "1.00"  # YooKassa says: 1 ruble was paid
+    yk.succeed(payment_id)
+    answer = await world.http.post("/webhooks/yookassa", json=yk.notification(payment_id))
+    assert answer.status_code == 200 and answer.json() == {"outcome": "mismatch"}
+    alert = text(
+        Language.RU, "admin.payment_mismatch", payment_id=payment_id, purchase_id=yk.payments[payment_id]["metadata"]["purchase_id"],
+        amount="1.00 RUB", price="4990.00 RUB",
+    )  # fmt: skip
+    await eventually(lambda: [m.text for m in world.telegram.messages_to(ADMIN)] == [alert])
+    # The buyer is neither given access nor asked to pay a second time beside the disputed payment.
+    (reply,) = await world.say(3002, "/buy", first_name="Vera")
+    assert reply == text(Language.RU, "payment_unavailable")
+    assert yk.create_count == 1 and not world.telegram.invite_links and not world.resend.emails
+    again = await world.http.post("/webhooks/yookassa", json=yk.notification(payment_id))
+    assert again.json() == {"outcome": "mismatch"}
+
+
+async def test_telegram_and_resend_down_lose_nothing_and_double_nothing(world: World) -> None:
+    tg, yk = world.telegram, world.yookassa
+    payment_id = await _checkout(world, 3003, "vera3@example.com")
+    tg.fail_next("createChatInviteLink", 500, "Internal Server Error")  # Telegram down for the link
+    world.resend.fail_next(503)  # and Resend down for the email
+    yk.succeed(payment_id)
+    assert (await world.http.post("/webhooks/yookassa", json=yk.notification(payment_id))).json() == {"outcome": "paid"}
+    # The outbox tries again with backoff (2 s, then 4 s) until both are back.
+    await eventually(lambda: bool(world.resend.emails) and bool(tg.invite_links) and any(
+        link in m.text for link in tg.invite_links for m in tg.messages_to(3003)
+    ), timeout=30)
+    assert len(tg.calls_of("createChatInviteLink")) == 2  # one failed, one made the link
+    assert len(tg.invite_links) == 1 and len(world.resend.emails) == 1
+    (link,) = tg.invite_links
+    assert len([m for m in tg.messages_to(3003) if link in m.text]) == 1
+    assert link in (world.resend.emails[0].text or "")

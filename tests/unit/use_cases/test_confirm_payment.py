@@ -124,15 +124,22 @@ async def test_open_statuses_change_nothing(status: PaymentStatus) -> None:
         {"payment_id": "fake-forged"},
     ],
 )
-async def test_mismatch_is_refused_and_changes_nothing(change: dict[str, object]) -> None:
+async def test_mismatch_is_refused_changes_nothing_and_tells_the_admins_once(change: dict[str, object]) -> None:
     h = Harness()
     purchase_id, payment_id = await _referred_checkout(h)
     forged = replace(h.gateway.payments[payment_id], status=PaymentStatus.SUCCEEDED, **change)  # type: ignore[arg-type]
     h.gateway.payments[forged.payment_id] = forged
     before = _snapshot(h)
     assert await h.confirm()(forged.payment_id) is PaymentOutcome.MISMATCH
-    assert h.store.state == before
+    assert await h.confirm()(forged.payment_id) is PaymentOutcome.MISMATCH  # redelivered
+    after = h.store.state
+    assert (after.customers, after.purchases, after.ledger, after.grants) == (
+        before.customers, before.purchases, before.ledger, before.grants
+    )
     assert h.purchase(purchase_id).status is PurchaseStatus.PENDING
+    alerts = {key: message for key, message in after.outbox.items() if key not in before.outbox}
+    assert list(alerts) == [f"purchase:{purchase_id}:mismatch:{forged.payment_id}:admin:{ADMIN}"]
+    assert forged.payment_id in alerts[next(iter(alerts))].payload["text"]
 
 
 async def test_payment_naming_another_purchase_of_ours_is_a_mismatch() -> None:

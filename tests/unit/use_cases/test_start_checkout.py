@@ -18,6 +18,7 @@ from application.use_cases.start_checkout import (
 )
 from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
+from domain.money import Money
 from domain.outbox import OutboxKind
 from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
 from tests.unit.harness import Harness, default_terms
@@ -335,3 +336,21 @@ async def test_open_payment_found_paid_as_a_duplicate_is_confirmed_and_never_sta
     [grant] = h.outbox_messages(OutboxKind.GRANT_ACCESS)
     assert grant.payload == {"purchase_id": str(first.purchase_id)}
     assert any(":duplicate:admin:" in m.key for m in h.outbox_messages(OutboxKind.TELEGRAM_MESSAGE))
+
+
+async def test_a_disputed_open_payment_blocks_a_second_one() -> None:
+    """The provider reports the open payment paid for another amount: no access, no second
+    payment beside it; the admins are told (by ConfirmPayment's recorder) and sort it out."""
+    h = Harness()
+    await h.start(1)
+    first = await h.buy(1)
+    assert isinstance(first, PaymentLink)
+    payment_id = h.payment_id_of(first.purchase_id)
+    h.gateway.payments[payment_id] = replace(
+        h.gateway.payments[payment_id], status=PaymentStatus.SUCCEEDED, amount=Money(100)
+    )
+    with pytest.raises(PaymentGatewayRejected, match="does not match"):
+        await h.buy(1, "other@example.com")
+    assert len(h.gateway.payments) == 1 and h.gateway.create_calls == 1
+    assert h.purchase(first.purchase_id).status is PurchaseStatus.PENDING
+    assert any(":mismatch:" in key for key in h.store.state.outbox)
