@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 class JoinOutcome(enum.StrEnum):
     NOT_OURS = "not_ours"  # no invite link, or one we never issued: nothing changes
     OWNER_JOINED = "owner_joined"  # the buyer used their own link; it is spent
+    ADMIN_JOINED = "admin_joined"  # an admin of the shop used it (spent, but never removed)
     OTHER_PAID_CUSTOMER = "other_paid_customer"  # the link was passed on, but to someone who paid too
     STRANGER_REMOVED = "stranger_removed"  # the link was passed on to someone unpaid (or banned): removed
 
@@ -70,6 +71,8 @@ class RecordCourseJoin:
         return outcome
 
     async def _classify(self, uow: UnitOfWork, joiner: TelegramId, owner: Customer | None) -> JoinOutcome:
+        if self._terms.is_admin(joiner):
+            return JoinOutcome.ADMIN_JOINED
         if await uow.blacklist.contains(joiner):
             return JoinOutcome.STRANGER_REMOVED
         if owner is not None and owner.telegram_id == joiner:

@@ -137,6 +137,15 @@ async def test_an_unknown_user_is_removed_too() -> None:
     assert len(alerts(h)) == 1
 
 
+async def test_an_admin_who_joins_by_a_buyers_link_stays_and_the_link_is_spent() -> None:
+    h = Harness()
+    grant = await paid_with_link(h, BUYER)
+    outcome = await record_join(h)(ADMIN, grant.invite_link)
+    assert outcome is JoinOutcome.ADMIN_JOINED
+    assert grant_now(h, grant).revoked_at is not None
+    assert h.course.removed == [] and alerts(h) == []
+
+
 async def test_a_blacklisted_joiner_is_removed_even_if_they_paid() -> None:
     h = Harness()
     grant = await paid_with_link(h, BUYER)
