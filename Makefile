@@ -19,7 +19,10 @@ demo: install
 	$(BIN)/aimpay demo
 
 lint: install
-	$(BIN)/lint-imports --config import-linter.ini
+	$(BIN)/lint-imports --no-logo import-linter.ini
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

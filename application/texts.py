@@ -84,7 +84,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         Language.RU: "Не понимаю. Команды: /buy, /ref, /help.",
         Language.EN: "I don't understand. Commands: /buy, /ref, /help.",
     },
-    "ban.usage": {Language.RU: "Использование: /{command} <telegram id>", Language.EN: "Usage: /{command} <telegram id>"},
+    "ban.usage": {
+        Language.RU: "Использование: /{command} <telegram id>",
+        Language.EN: "Usage: /{command} <telegram id>",
+    },
     "ban.done": {Language.RU: "Пользователь {id} заблокирован.", Language.EN: "User {id} is banned."},
     "ban.already": {Language.RU: "Пользователь {id} уже заблокирован.", Language.EN: "User {id} is already banned."},
     "ban.kick_failed": {

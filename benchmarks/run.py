@@ -321,10 +321,12 @@ class World:
         self._control = control
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-            async with session.request(method, self._control + path, json=body) as response:
-                response.raise_for_status()
-                return await response.json()
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+            session.request(method, self._control + path, json=body) as response,
+        ):
+            response.raise_for_status()
+            return await response.json()
 
     async def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("GET", "/stats")
@@ -360,7 +362,9 @@ class Users:
 
 
 def update(user_id: int, text: str, message_id: int) -> bytes:
-    body = message_update(user_id, text, first_name=f"User{user_id}", language_code="ru", update_id=user_id, message_id=message_id)
+    body = message_update(
+        user_id, text, first_name=f"User{user_id}", language_code="ru", update_id=user_id, message_id=message_id
+    )
     return json.dumps(body).encode()
 
 
@@ -408,7 +412,13 @@ class Bench:
     async def _bare(self, sample: bytes, concurrency: int) -> Run:
         bodies = [sample] * self.n(BARE_REQUESTS)
         run = await blast(
-            f"{self.base}/bench/bare", bodies, {}, concurrency, expect_bare, warmup=bodies[: len(bodies) // 5], cpu=self.server.cpu
+            f"{self.base}/bench/bare",
+            bodies,
+            {},
+            concurrency,
+            expect_bare,
+            warmup=bodies[: len(bodies) // 5],
+            cpu=self.server.cpu,
         )
         self.judge(f"bare endpoint (concurrency {concurrency})", run)
         return run
@@ -451,7 +461,9 @@ class Bench:
         replied = await self.world.replied(warm + timed)
         if replied != len(warm) + len(timed):
             self.problems.append(f"/start: {replied} of {len(warm) + len(timed)} new users got a reply")
-        return Row(f"`/start`, new user ({label})", run, bare, "2 transactions (blacklist check, registration) + `sendMessage`")
+        return Row(
+            f"`/start`, new user ({label})", run, bare, "2 transactions (blacklist check, registration) + `sendMessage`"
+        )
 
     async def prepare_payments(self, count: int) -> list[bytes]:
         """``count`` new users go /start → /buy → their email through the webhook (untimed), each
@@ -466,13 +478,19 @@ class Bench:
         ]
         for step in steps:  # each user's messages in order, the users in parallel
             run = await blast(
-                f"{self.base}/webhooks/telegram", [step(u) for u in users], self.telegram_headers, self.concurrency, expect_status(200)
+                f"{self.base}/webhooks/telegram",
+                [step(u) for u in users],
+                self.telegram_headers,
+                self.concurrency,
+                expect_status(200),
             )
             self.judge("payment set-up", run)
         notifications = await self.world.succeed_pending()
         created = (await self.world.stats())["payments"] - before
         if len(notifications) != count or created != count:
-            self.problems.append(f"payment set-up: {created} payments created, {len(notifications)} to confirm, expected {count}")
+            self.problems.append(
+                f"payment set-up: {created} payments created, {len(notifications)} to confirm, expected {count}"
+            )
         return [json.dumps(n).encode() for n in notifications]
 
     async def payments(self, count: int, label: str) -> list[Row]:
@@ -483,25 +501,38 @@ class Bench:
         url = f"{self.base}/webhooks/yookassa"
 
         bare = await self.bare(sample)
-        run = await blast(url, notifications, {}, self.concurrency, expect_outcome("paid"), warmup=warm, cpu=self.server.cpu)
+        run = await blast(
+            url, notifications, {}, self.concurrency, expect_outcome("paid"), warmup=warm, cpu=self.server.cpu
+        )
         self.judge("payment.succeeded", run)
         paid = Row(
-            f"`payment.succeeded`, first ({label})", run, bare, "re-fetch (SDK in a thread) + paid transaction with outbox rows"
+            f"`payment.succeeded`, first ({label})",
+            run,
+            bare,
+            "re-fetch (SDK in a thread) + paid transaction with outbox rows",
         )
 
         # The outbox (invite link, Telegram messages, email) finishes before the next row.
         links = stats["invite_links"] + len(warm) + len(notifications)
         emails = stats["emails"] + len(warm) + len(notifications)
         try:
-            drained = await self.world.wait_for(lambda s: s["invite_links"] >= links and s["emails"] >= emails, OUTBOX_TIMEOUT)
+            drained = await self.world.wait_for(
+                lambda s: s["invite_links"] >= links and s["emails"] >= emails, OUTBOX_TIMEOUT
+            )
             paid.note += f"; the outbox delivered everything {drained:.1f} s after the last answer"
         except TimeoutError:
-            self.problems.append(f"the outbox did not deliver every invite link and email within {OUTBOX_TIMEOUT:.0f} s")
+            self.problems.append(
+                f"the outbox did not deliver every invite link and email within {OUTBOX_TIMEOUT:.0f} s"
+            )
 
         bare = await self.bare(sample)
-        run = await blast(url, notifications, {}, self.concurrency, expect_outcome("unchanged"), warmup=warm, cpu=self.server.cpu)
+        run = await blast(
+            url, notifications, {}, self.concurrency, expect_outcome("unchanged"), warmup=warm, cpu=self.server.cpu
+        )
         self.judge("duplicate payment.succeeded", run)
-        duplicate = Row(f"`payment.succeeded`, duplicate ({label})", run, bare, "re-fetch + a transaction that changes nothing")
+        duplicate = Row(
+            f"`payment.succeeded`, duplicate ({label})", run, bare, "re-fetch + a transaction that changes nothing"
+        )
         return [paid, duplicate]
 
 
@@ -517,7 +548,7 @@ def _plain(url: str, database: str | None = None) -> str:
 @contextlib.asynccontextmanager
 async def postgres_database(url: str) -> AsyncIterator[str]:
     """A new, empty database on the server ``url`` names, dropped afterwards."""
-    import asyncpg  # noqa: PLC0415 - only with AIMPAY_BENCH_POSTGRES_URL
+    import asyncpg
 
     name = f"aimpay_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(_plain(url))
@@ -533,7 +564,7 @@ async def postgres_database(url: str) -> AsyncIterator[str]:
 
 
 async def postgres_version(url: str) -> str:
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
     connection = await asyncpg.connect(_plain(url))
     try:
@@ -598,7 +629,7 @@ def report(rows: Sequence[Row], header: dict[str, str], seconds: float) -> str:
         table(rows),
         "",
         "The bare rate of each row is `POST /bench/bare` (a Starlette endpoint that reads the body and",
-        "answers `{\"ok\":true}`, behind the same uvicorn and middleware) measured just before the row,",
+        'answers `{"ok":true}`, behind the same uvicorn and middleware) measured just before the row,',
         "with the same connections and a body of the same kind. Every `/start` comes from a new user.",
         "Payments are set up untimed (`/start`, `/buy`, the email, through the webhook; then paid at the",
         "YooKassa stand-in). Every answer and outcome is checked; a run with errors fails. Server CPU",
@@ -630,35 +661,52 @@ def profile_summary(path: Path, top: int = 20) -> str:
 # ---------------------------------------------------------------------------------- main
 
 
-async def bench_on(database_url: str, label: str, args: argparse.Namespace, layout: Layout, workdir: Path, header: dict[str, str]) -> tuple[list[Row], list[str]]:
+async def bench_on(
+    database_url: str, label: str, args: argparse.Namespace, layout: Layout, workdir: Path, header: dict[str, str]
+) -> tuple[list[Row], list[str]]:
     secret = secrets.token_hex(32)
     profile = workdir / f"profile-{label.lower()}.pstats" if args.profile else None
-    async with standins(layout) as urls:
-        async with server(server_environment(database_url, urls, secret), workdir, layout, profile) as served:
-            bench = Bench(served, World(urls["control"]), secret, args.concurrency, args.scale, profile)
-            if not bench.concurrency:
-                rates = await bench.choose_concurrency(start_update(1))
-                header["connections"] = (
-                    f"{bench.concurrency} (the best bare rate of "
-                    + ", ".join(f"{c}: {r:,.0f}/s" for c, r in rates.items())
-                    + f", on the {label} server)"
-                )
-                args.concurrency = bench.concurrency
-            rows = [await bench.starts(bench.n(START_REQUESTS), label)]
-            rows += await bench.payments(bench.n(PAYMENT_REQUESTS), label)
+    async with (
+        standins(layout) as urls,
+        server(server_environment(database_url, urls, secret), workdir, layout, profile) as served,
+    ):
+        bench = Bench(served, World(urls["control"]), secret, args.concurrency, args.scale, profile)
+        if not bench.concurrency:
+            rates = await bench.choose_concurrency(start_update(1))
+            header["connections"] = (
+                f"{bench.concurrency} (the best bare rate of "
+                + ", ".join(f"{c}: {r:,.0f}/s" for c, r in rates.items())
+                + f", on the {label} server)"
+            )
+            args.concurrency = bench.concurrency
+        rows = [await bench.starts(bench.n(START_REQUESTS), label)]
+        rows += await bench.payments(bench.n(PAYMENT_REQUESTS), label)
     if profile is not None and profile.exists():
-        print(f"\ncProfile of the server's event loop during /start ({label}), {profile}:\n{profile_summary(profile)}\n", file=sys.stderr)
+        print(
+            f"\ncProfile of the server's event loop during /start ({label}), {profile}:\n{profile_summary(profile)}\n",
+            file=sys.stderr,
+        )
     return rows, bench.problems
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description="aimpay throughput benchmark (make bench)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every request count (default 1)")
-    parser.add_argument("--concurrency", type=int, default=0, help="connections (default: the best of 8/16/32/64 for the bare endpoint)")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="connections (default: the best of 8/16/32/64 for the bare endpoint)"
+    )
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not give the server a CPU of its own")
-    parser.add_argument("--tmpfs", action="store_true", help="keep the SQLite file in /dev/shm instead of a temp dir on disk")
-    parser.add_argument("--profile", action="store_true", help="cProfile the server's event loop during /start (slows it down; keeps the files)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="where the markdown goes (default benchmarks/results.md)")
+    parser.add_argument(
+        "--tmpfs", action="store_true", help="keep the SQLite file in /dev/shm instead of a temp dir on disk"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the server's event loop during /start (slows it down; keeps the files)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help="where the markdown goes (default benchmarks/results.md)"
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -673,7 +721,9 @@ async def main() -> int:
     rows: list[Row] = []
     problems: list[str] = []
     try:
-        found, trouble = await bench_on(f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "SQLite", args, layout, workdir, header)
+        found, trouble = await bench_on(
+            f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "SQLite", args, layout, workdir, header
+        )
         rows, problems = rows + found, problems + trouble
         if postgres:
             header["PostgreSQL"] = await postgres_version(postgres) + ", a fresh database"
@@ -681,7 +731,9 @@ async def main() -> int:
                 found, trouble = await bench_on(url, "PostgreSQL", args, layout, workdir, header)
                 rows, problems = rows + found, problems + trouble
         else:
-            header["PostgreSQL"] = "not measured (set AIMPAY_BENCH_POSTGRES_URL to a server where the user may create databases)"
+            header["PostgreSQL"] = (
+                "not measured (set AIMPAY_BENCH_POSTGRES_URL to a server where the user may create databases)"
+            )
     finally:
         if not args.profile:
             shutil.rmtree(workdir, ignore_errors=True)

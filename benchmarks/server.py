@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import contextlib
+import cProfile
 import logging
 
 from aiogram import Bot
@@ -79,7 +79,9 @@ def main() -> None:
     settings = load_settings()
     settings.require(*Settings.REAL_MODE, command="serve")
     # As `aimpay serve` logs (entrypoints.cli).
-    logging.basicConfig(level=getattr(logging, settings.log_level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT is how the benchmark stops it, as Ctrl-C stops `aimpay serve`
         asyncio.run(serve(settings, args.host, args.port, args.profile))

@@ -7,7 +7,9 @@ from domain.errors import InvalidValue
 
 # Pragmatic address check: one @, a dotted domain with a 2+ letter TLD, no spaces, double quotes
 # or angle brackets; an apostrophe is allowed in the local part (o'neil@example.com).
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,7 +120,9 @@ class Settings(BaseSettings):
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.match(r"^[A-Za-z0-9_-]{16,256}$", value.get_secret_value()):
-            raise ValueError("16-256 characters of A-Z a-z 0-9 _ - (Telegram's rule); generate one with `openssl rand -hex 32`")
+            raise ValueError(
+                "16-256 characters of A-Z a-z 0-9 _ - (Telegram's rule); generate one with `openssl rand -hex 32`"
+            )
         return value
 
     @field_validator("admin_ids", mode="before")

@@ -167,7 +167,11 @@ def providers(settings: Settings, *, offline: bool = False) -> list[Provider]:
 
 
 def make_container(
-    settings: Settings, *, offline: bool = False, extra: Iterable[Provider] = (), context: dict[object, object] | None = None
+    settings: Settings,
+    *,
+    offline: bool = False,
+    extra: Iterable[Provider] = (),
+    context: dict[object, object] | None = None,
 ) -> AsyncContainer:
     return make_async_container(
         *providers(settings, offline=offline), *extra, validation_settings=STRICT_VALIDATION, context=context

@@ -6,8 +6,8 @@ import asyncio
 import itertools
 import re
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -40,7 +40,9 @@ class DemoGatewayProvider(Provider):
 
 
 class Journey:
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, session: RecordingBotSession, out: Callable[[str], None]) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, bot: Bot, session: RecordingBotSession, out: Callable[[str], None]
+    ) -> None:
         self._dp = dispatcher
         self._bot = bot
         self._session = session
@@ -58,7 +60,13 @@ class Journey:
                     "message_id": n,
                     "date": int(time.time()),
                     "chat": {"id": uid, "type": "private", "first_name": name},
-                    "from": {"id": uid, "is_bot": False, "first_name": name, "username": name.lower(), "language_code": "en"},
+                    "from": {
+                        "id": uid,
+                        "is_bot": False,
+                        "first_name": name,
+                        "username": name.lower(),
+                        "language_code": "en",
+                    },
                     "text": text,
                 },
             },
@@ -80,7 +88,7 @@ async def run_demo(host: str, port: int, *, once: bool, out: Callable[[str], Non
     database = Path("var") / "demo.db"
     database.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+        Path(f"{database}{suffix}").unlink(missing_ok=True)  # noqa: ASYNC240 - before anything runs
     settings = load_settings(
         database_url=f"sqlite+aiosqlite:///{database}",
         course_title="Python for course authors",
@@ -112,7 +120,12 @@ async def run_demo(host: str, port: int, *, once: bool, out: Callable[[str], Non
     course = await container.get(FakeCourseAccess)
     dispatcher = make_dispatcher(container, settings)
     app = build_http_app(
-        container, settings, bot, dispatcher, offline=True, extra_routes=checkout_routes(gateway, base + "/webhooks/yookassa")
+        container,
+        settings,
+        bot,
+        dispatcher,
+        offline=True,
+        extra_routes=checkout_routes(gateway, base + "/webhooks/yookassa"),
     )
     server = uvicorn_server(app, host, port)
     serving = asyncio.create_task(server.serve())
@@ -162,7 +175,12 @@ async def run_demo(host: str, port: int, *, once: bool, out: Callable[[str], Non
         out("\n4. After commit the outbox delivers: invite link by Telegram and email, notes to referrer and admin")
         buyer = TelegramId(BUYER[0])
         for _ in range(200):
-            if notifier.to(buyer) and email.sent and notifier.to(TelegramId(REFERRER[0])) and notifier.to(TelegramId(ADMIN)):
+            if (
+                notifier.to(buyer)
+                and email.sent
+                and notifier.to(TelegramId(REFERRER[0]))
+                and notifier.to(TelegramId(ADMIN))
+            ):
                 break
             await asyncio.sleep(0.05)
         for message in notifier.sent:
@@ -179,7 +197,7 @@ async def run_demo(host: str, port: int, *, once: bool, out: Callable[[str], Non
         check(any("499.00" in r for r in replies), "referrer balance: 499.00 (10% of 4990.00)")
         await journey.say(BUYER, "/buy")
         check(len(gateway.payments) == 1, "no second payment for a customer who paid")
-    except Exception as exc:  # a demo that breaks says so and exits non-zero
+    except Exception as exc:  # noqa: BLE001 - a demo that breaks says so and exits non-zero
         out(f"  ✘ the demo failed: {exc!r}")
         ok = False
 

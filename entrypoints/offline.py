@@ -47,7 +47,9 @@ class RecordingBotSession(BaseSession):
     async def close(self) -> None:
         return None
 
-    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> TelegramType:
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
         result: Any = True
         if isinstance(method, GetMe):
             result = {"id": bot.id, "is_bot": True, "first_name": "aimpay demo", "username": DEMO_BOT_USERNAME}
@@ -99,9 +101,7 @@ def checkout_routes(gateway: FakePaymentGateway, webhook_url: str) -> list[Route
             await send_notification(webhook_url, payment_id)
             return RedirectResponse(f"/demo/checkout/{payment_id}", status_code=303)
         state = payment.status.value
-        button = (
-            "" if state != "pending" else '<form method="post"><button type="submit">Pay (demo)</button></form>'
-        )
+        button = "" if state != "pending" else '<form method="post"><button type="submit">Pay (demo)</button></form>'
         return HTMLResponse(
             f"<h1>Demo checkout</h1><p>Payment {payment_id}: {payment.amount}</p><p>Status: <b>{state}</b></p>{button}"
         )

@@ -32,7 +32,7 @@ async def check_schema(container: AsyncContainer) -> None:
     """Refuses to start on a database that is not at the latest schema (one clear line)."""
     try:
         current = await current_revision(await container.get(AsyncEngine))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any driver failure is reported as one line
         raise ConfigError(f"AIMPAY_DATABASE_URL: cannot open the database ({type(exc).__name__}: {exc})") from None
     if current != head_revision():
         raise ConfigError(
@@ -116,4 +116,3 @@ async def poll(settings: Settings) -> None:
     finally:
         await worker.stop()
         await container.close()
-

@@ -142,7 +142,13 @@ class MemoryPurchases(_Repo):
 
     async def count_paid_referred(self, referrer_id: CustomerId) -> int:
         referred = {c.id for c in self._s.customers.values() if c.referrer_id == referrer_id}
-        return len({p.customer_id for p in self._s.purchases.values() if p.status is PurchaseStatus.PAID and p.customer_id in referred})
+        return len(
+            {
+                p.customer_id
+                for p in self._s.purchases.values()
+                if p.status is PurchaseStatus.PAID and p.customer_id in referred
+            }
+        )
 
 
 class MemoryLedger(_Repo):
@@ -157,7 +163,9 @@ class MemoryLedger(_Repo):
 
     async def balance(self, referrer_id: CustomerId, currency: Currency) -> Money:
         return Money(
-            sum(e.amount.minor for e in self._s.ledger if e.referrer_id == referrer_id and e.amount.currency == currency),
+            sum(
+                e.amount.minor for e in self._s.ledger if e.referrer_id == referrer_id and e.amount.currency == currency
+            ),
             currency,
         )
 

@@ -151,7 +151,9 @@ class SqlaCustomerRepository(_SqlaRepository):
         return tuple(CustomerId(value) for value in rows.scalars())
 
     async def count_referred(self, referrer_id: CustomerId) -> int:
-        statement = sa.select(sa.func.count()).select_from(customers).where(customers.c.referrer_id == referrer_id.value)
+        statement = (
+            sa.select(sa.func.count()).select_from(customers).where(customers.c.referrer_id == referrer_id.value)
+        )
         return int((await self._execute(statement)).scalar_one())
 
 
@@ -436,7 +438,9 @@ class SqlaOutboxRepository(_SqlaRepository):
 
     async def save(self, message: OutboxMessage) -> None:
         """Records the outcome of a delivery attempt and releases the claim."""
-        await self._update(outbox, message.id.value, {**_message_state(message), "claimed_until": None}, "outbox message")
+        await self._update(
+            outbox, message.id.value, {**_message_state(message), "claimed_until": None}, "outbox message"
+        )
 
     async def get_by_key(self, key: str) -> OutboxMessage | None:
         row = (await self._execute(sa.select(outbox).where(outbox.c.key == key))).mappings().first()

@@ -9,14 +9,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.sql.errors import conflict_from
-from application.ports.repositories import (
-    AccessGrantRepository,
-    BlacklistRepository,
-    CustomerRepository,
-    LedgerRepository,
-    OutboxRepository,
-    PurchaseRepository,
-)
 from adapters.sql.repositories import (
     SqlaAccessGrantRepository,
     SqlaBlacklistRepository,
@@ -24,6 +16,14 @@ from adapters.sql.repositories import (
     SqlaLedgerRepository,
     SqlaOutboxRepository,
     SqlaPurchaseRepository,
+)
+from application.ports.repositories import (
+    AccessGrantRepository,
+    BlacklistRepository,
+    CustomerRepository,
+    LedgerRepository,
+    OutboxRepository,
+    PurchaseRepository,
 )
 
 

@@ -14,7 +14,13 @@ from domain.ids import TelegramId
 
 _TRANSIENT = FLOOD_BAD_REQUESTS + CHAT_SETUP_BAD_REQUESTS
 # How Telegram says "this user is not in the chat" (it varies by chat kind and API version).
-_NOT_A_MEMBER = ("user not found", "member not found", "participant not found", "participant_id_invalid", "user_not_participant")
+_NOT_A_MEMBER = (
+    "user not found",
+    "member not found",
+    "participant not found",
+    "participant_id_invalid",
+    "user_not_participant",
+)
 # How Telegram says "this invite link is already unusable".
 _LINK_GONE = ("invite_hash_expired", "invite link expired", "invite_hash_invalid")
 _MEMBER_STATUSES = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.CREATOR})

@@ -6,8 +6,8 @@ import enum
 import logging
 
 from application.ports.payment_gateway import Payment
-from application.ports.unit_of_work import UnitOfWork
 from application.ports.system import Clock, IdGenerator
+from application.ports.unit_of_work import UnitOfWork
 from application.services.outbox import OutboxWriter
 from application.services.retry import retry_on_conflict
 from application.terms import ShopTerms
@@ -94,7 +94,13 @@ class PaymentRecorder:
             await uow.purchases.save(purchase)
             await uow.commit()
         if transition is Transition.IGNORED_FINAL:
-            log.warning("payment %s says %s but purchase %s is final (%s)", payment.payment_id, payment.status, purchase.id, purchase.status)
+            log.warning(
+                "payment %s says %s but purchase %s is final (%s)",
+                payment.payment_id,
+                payment.status,
+                purchase.id,
+                purchase.status,
+            )
         return outcome
 
     async def _on_duplicate(self, uow: UnitOfWork, purchase: Purchase, buyer: Customer, earlier: Purchase) -> None:

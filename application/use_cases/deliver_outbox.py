@@ -131,4 +131,3 @@ class DeliverOutbox:
             )
             await uow.outbox.save(message)
             await uow.commit()
-

@@ -95,4 +95,3 @@ class RecordCourseJoin:
             owner=customer_name(owner) if owner is not None else "?",
             owner_id=owner.telegram_id if owner is not None else "?",
         )
-

@@ -123,7 +123,11 @@ class StartCheckout:
         try:
             payment = await self._gateway.fetch_payment(purchase.payment_id)
         except PaymentNotFound:
-            log.warning("payment %s of purchase %s is unknown to the provider: closing the purchase", purchase.payment_id, purchase.id)
+            log.warning(
+                "payment %s of purchase %s is unknown to the provider: closing the purchase",
+                purchase.payment_id,
+                purchase.id,
+            )
             await self._abandon(purchase)
             return None
         if payment.status in _OPEN_STATUSES:
@@ -133,7 +137,9 @@ class StartCheckout:
             return PaymentLink(purchase.id, url, reused=True, email=purchase.email.value)
         outcome = await self._payments.record(payment)
         if outcome is PaymentOutcome.MISMATCH:  # never a second payment beside a disputed one
-            raise PaymentGatewayRejected(f"payment {payment.payment_id} does not match its purchase; the admins are told")
+            raise PaymentGatewayRejected(
+                f"payment {payment.payment_id} does not match its purchase; the admins are told"
+            )
         if outcome in _CONFIRMED and payment.status is PaymentStatus.SUCCEEDED:
             return PaymentJustConfirmed()
         return None

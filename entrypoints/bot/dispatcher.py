@@ -47,7 +47,9 @@ def build_dispatcher(
     for observer in (guarded.message, guarded.callback_query):
         observer.outer_middleware(BlacklistMiddleware())
         observer.outer_middleware(ThrottlingMiddleware(throttle))
-    guarded.include_routers(menu.router(), checkout.router(), admin.router(), checkout.email_router(), fallback.router())
+    guarded.include_routers(
+        menu.router(), checkout.router(), admin.router(), checkout.email_router(), fallback.router()
+    )
 
     private.include_router(guarded)
     dp.include_routers(errors.router(), private, course_chat.router())

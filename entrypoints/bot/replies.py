@@ -16,7 +16,9 @@ def language_of(user: User | None) -> Language:
 
 async def say(bot: Bot, chat_id: int, body: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Sends ``body`` as plain text: never parsed as markup, whatever the bot's defaults."""
-    await bot.send_message(chat_id=chat_id, text=body, parse_mode=None, reply_markup=markup, link_preview_options=NO_PREVIEW)
+    await bot.send_message(
+        chat_id=chat_id, text=body, parse_mode=None, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
 
 
 async def bot_link(bot: Bot) -> str:

@@ -94,7 +94,9 @@ class RedisThrottle:
     """Counts in Redis (one key per user, ``{prefix}:{user_id}``, expiring with its window).
     If Redis fails, updates pass (the limit protects the bot, it must not silence it)."""
 
-    def __init__(self, redis: Redis, rate: int, period: float, prefix: str = "aimpay:throttle", owns_client: bool = True) -> None:
+    def __init__(
+        self, redis: Redis, rate: int, period: float, prefix: str = "aimpay:throttle", owns_client: bool = True
+    ) -> None:
         _check_limits(rate, period)
         self.rate = rate
         self.period = period

@@ -44,7 +44,9 @@ async def yookassa_webhook(
 ) -> JSONResponse:
     peer = request.client.host if request.client else None
     if not sources.allows(peer, request.headers.get("x-forwarded-for")):
-        log.warning("yookassa webhook refused from %s (x-forwarded-for %r)", peer, request.headers.get("x-forwarded-for"))
+        log.warning(
+            "yookassa webhook refused from %s (x-forwarded-for %r)", peer, request.headers.get("x-forwarded-for")
+        )
         return _reply(403, error="forbidden source")
     try:
         notification = Notification.model_validate(await read_json(request, MAX_BODY))
@@ -62,7 +64,11 @@ async def yookassa_webhook(
     except PaymentGatewayRejected as exc:
         log.error("yookassa refused our re-fetch of %s: %s", notification.object.id, exc)
         return _reply(503, error="payment provider refused the re-fetch, deliver again")
-    if outcome not in (PaymentOutcome.UNCHANGED, PaymentOutcome.IGNORED_FINAL, PaymentOutcome.NOT_OURS):  # queued messages
+    if outcome not in (
+        PaymentOutcome.UNCHANGED,
+        PaymentOutcome.IGNORED_FINAL,
+        PaymentOutcome.NOT_OURS,
+    ):  # queued messages
         worker = getattr(request.app.state, "outbox_worker", None)
         if worker is not None:
             worker.wake()

@@ -11,7 +11,15 @@ from redis.asyncio import Redis
 
 from application.texts import text
 from domain.customer import Language
-from entrypoints.bot import MemoryThrottle, RedisThrottle, Verdict, build_dispatcher, make_storage, make_throttling, set_bot_commands
+from entrypoints.bot import (
+    MemoryThrottle,
+    RedisThrottle,
+    Verdict,
+    build_dispatcher,
+    make_storage,
+    make_throttling,
+    set_bot_commands,
+)
 from tests.bot.wiring import HarnessProvider
 from tests.standins.server import refused_url
 from tests.standins.telegram import TelegramBotApiStandIn, message_update

@@ -171,4 +171,3 @@ async def test_a_join_without_our_link_is_left_alone(
     await feed(dp, bot, chat_member_update(STRANGER, "https://t.me/+not-ours"))
     assert api.calls[before:] == []
     assert not h.store.state.grants[grant.id].is_revoked
-

@@ -86,7 +86,11 @@ async def test_start_registers_and_shows_the_menu_in_russian(chat: Chat, h: Harn
     [reply] = await chat.send(1, "/start", first_name="Анна", username="anna")
     assert reply.text == text(RU, "welcome", name="Анна", title=h.terms.course_title, price=PRICE)
     assert menu_data(reply) == ["menu:buy", "menu:ref", "menu:help"]
-    assert [b["text"] for b in reply.buttons] == [text(RU, "button.buy"), text(RU, "button.ref"), text(RU, "button.help")]
+    assert [b["text"] for b in reply.buttons] == [
+        text(RU, "button.buy"),
+        text(RU, "button.ref"),
+        text(RU, "button.help"),
+    ]
     assert reply.parse_mode is None
     registered = await customer(h, 1)
     assert (registered.username, registered.first_name, registered.language) == ("anna", "Анна", RU)
@@ -95,7 +99,11 @@ async def test_start_registers_and_shows_the_menu_in_russian(chat: Chat, h: Harn
 async def test_start_speaks_english_to_english_users(chat: Chat, h: Harness) -> None:
     [reply] = await chat.send(1, "/start", language_code="en", first_name="Ann")
     assert reply.text == text(EN, "welcome", name="Ann", title=h.terms.course_title, price=PRICE)
-    assert [b["text"] for b in reply.buttons] == [text(EN, "button.buy"), text(EN, "button.ref"), text(EN, "button.help")]
+    assert [b["text"] for b in reply.buttons] == [
+        text(EN, "button.buy"),
+        text(EN, "button.ref"),
+        text(EN, "button.help"),
+    ]
     registered = await customer(h, 1)
     assert registered.language is EN
 
@@ -218,7 +226,9 @@ async def test_ref_shows_the_link_the_counts_and_the_balance(chat: Chat, h: Harn
     await pay(chat, h, 2, code)
     await chat.send(3, f"/start {code}")
     reply = await chat.say(1, "/ref")
-    expected = text(RU, "ref_summary", link=f"{BOT_URL}?start={code}", joined=2, paid=1, balance="499.00", percent="10%")
+    expected = text(
+        RU, "ref_summary", link=f"{BOT_URL}?start={code}", joined=2, paid=1, balance="499.00", percent="10%"
+    )
     assert reply == expected
 
 
@@ -346,7 +356,9 @@ async def test_memory_throttle_opens_a_new_window_after_the_period() -> None:
     assert [await throttle.hit(1) for _ in range(3)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.WARN]
 
 
-async def test_throttled_button_press_is_warned_in_the_callback_answer(h: Harness, bot: Bot, api: TelegramBotApiStandIn) -> None:
+async def test_throttled_button_press_is_warned_in_the_callback_answer(
+    h: Harness, bot: Bot, api: TelegramBotApiStandIn
+) -> None:
     async with wired_dispatcher(h, bot, throttling=MemoryThrottle(rate=1, period=60)) as dp:
         chat = Chat(dp, bot, api)
         await chat.send(1, "/help")
@@ -391,7 +403,10 @@ async def test_redis_throttling_is_shared_by_bot_instances(
     first = RedisThrottle(Redis.from_url(REDIS_URL), rate=3, period=60, prefix=redis_prefix)
     second = RedisThrottle(Redis.from_url(REDIS_URL), rate=3, period=60, prefix=redis_prefix)
     try:
-        async with wired_dispatcher(h, bot, throttling=first) as dp1, wired_dispatcher(h, bot, throttling=second) as dp2:
+        async with (
+            wired_dispatcher(h, bot, throttling=first) as dp1,
+            wired_dispatcher(h, bot, throttling=second) as dp2,
+        ):
             one, two = Chat(dp1, bot, api), Chat(dp2, bot, api)
             help_text = text(RU, "help", title=h.terms.course_title, percent="10%")
             assert await one.say(1, "/help") == help_text

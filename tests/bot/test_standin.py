@@ -73,7 +73,9 @@ async def test_failures_on_demand_are_counted(bot: Bot, api: TelegramBotApiStand
 
 async def test_json_bodies_and_wrong_tokens(api: TelegramBotApiStandIn, api_url: str) -> None:
     async with httpx.AsyncClient(base_url=api_url) as client:
-        sent = await client.post(f"/bot{api.token}/sendMessage", json={"chat_id": 3, "text": "12", "reply_markup": None})
+        sent = await client.post(
+            f"/bot{api.token}/sendMessage", json={"chat_id": 3, "text": "12", "reply_markup": None}
+        )
         refused = await client.post("/bot1:wrong/sendMessage", json={"chat_id": 3, "text": "x"})
         unknown = await client.post(f"/bot{api.token}/sendDice", json={"chat_id": 3})
     assert sent.json()["result"]["text"] == "12" and api.messages_to(3)[0].text == "12"

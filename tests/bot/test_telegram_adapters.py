@@ -34,7 +34,10 @@ async def test_message_goes_out_as_plain_text_with_url_buttons(api: TelegramBotA
     assert sent.parse_mode is None
     assert "parse_mode" not in sent.params
     assert sent.reply_markup == {
-        "inline_keyboard": [[{"text": "Pay", "url": "https://pay.example/1"}], [{"text": "Join", "url": "https://t.me/+abc"}]]
+        "inline_keyboard": [
+            [{"text": "Pay", "url": "https://pay.example/1"}],
+            [{"text": "Join", "url": "https://t.me/+abc"}],
+        ]
     }
 
 
@@ -142,13 +145,17 @@ async def test_is_member_follows_the_member_status(api: TelegramBotApiStandIn, c
 
 
 @pytest.mark.parametrize("description", ["Bad Request: user not found", "Bad Request: PARTICIPANT_ID_INVALID"])
-async def test_unknown_user_is_not_a_member(api: TelegramBotApiStandIn, course: TelegramCourseAccess, description: str) -> None:
+async def test_unknown_user_is_not_a_member(
+    api: TelegramBotApiStandIn, course: TelegramCourseAccess, description: str
+) -> None:
     api.members.add(42)
     api.fail_next("getChatMember", 400, description)
     assert await course.is_member(USER) is False
 
 
-async def test_wrong_course_chat_is_a_transient_failure(api: TelegramBotApiStandIn, course: TelegramCourseAccess) -> None:
+async def test_wrong_course_chat_is_a_transient_failure(
+    api: TelegramBotApiStandIn, course: TelegramCourseAccess
+) -> None:
     api.fail_next("getChatMember", 400, "Bad Request: chat not found")
     with pytest.raises(DeliveryError) as caught:
         await course.is_member(USER)
@@ -174,7 +181,8 @@ async def test_kicking_an_admin_fails_permanently(api: TelegramBotApiStandIn, co
 
 
 @pytest.mark.parametrize(
-    ("code", "description", "retry_after"), [(429, "Too Many Requests: retry after 3", 3), (500, "Internal Server Error", None)]
+    ("code", "description", "retry_after"),
+    [(429, "Too Many Requests: retry after 3", 3), (500, "Internal Server Error", None)],
 )
 async def test_course_chat_outages_are_transient(
     api: TelegramBotApiStandIn, course: TelegramCourseAccess, code: int, description: str, retry_after: int | None
@@ -193,4 +201,3 @@ async def test_course_access_unreachable_is_transient() -> None:
         assert not caught.value.permanent
     finally:
         await bot.session.close()
-

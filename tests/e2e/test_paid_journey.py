@@ -149,7 +149,9 @@ async def test_referral_purchase_access_and_credit(world: World) -> None:
 
     # After commit the outbox delivers: one invite link, by Telegram and by email.
     def delivered() -> bool:
-        return bool(world.resend.emails) and any(tg.invite_links[l].invite_link in m.text for l in tg.invite_links for m in tg.messages_to(BUYER))
+        return bool(world.resend.emails) and any(
+            tg.invite_links[key].invite_link in m.text for key in tg.invite_links for m in tg.messages_to(BUYER)
+        )
 
     await eventually(lambda: delivered() and bool(tg.messages_to(REFERRER)[2:]) and bool(tg.messages_to(ADMIN)))
     (link,) = tg.invite_links.values()
@@ -176,7 +178,9 @@ async def test_referral_purchase_access_and_credit(world: World) -> None:
 
 
 async def test_a_forged_or_foreign_update_changes_nothing(world: World) -> None:
-    wrong = await world.telegram.post_to_webhook(message_update(REFERRER, "/start"), secret_token="wrong-secret-0123456789")
+    wrong = await world.telegram.post_to_webhook(
+        message_update(REFERRER, "/start"), secret_token="wrong-secret-0123456789"
+    )
     assert wrong.status_code == 401
     assert world.telegram.messages_to(REFERRER) == []
     outside = await world.http.post(
@@ -244,9 +248,14 @@ async def test_telegram_and_resend_down_lose_nothing_and_double_nothing(world: W
     yk.succeed(payment_id)
     assert (await world.http.post("/webhooks/yookassa", json=yk.notification(payment_id))).json() == {"outcome": "paid"}
     # The outbox tries again with backoff (2 s, then 4 s) until both are back.
-    await eventually(lambda: bool(world.resend.emails) and bool(tg.invite_links) and any(
-        link in m.text for link in tg.invite_links for m in tg.messages_to(3003)
-    ), timeout=30)
+    await eventually(
+        lambda: (
+            bool(world.resend.emails)
+            and bool(tg.invite_links)
+            and any(link in m.text for link in tg.invite_links for m in tg.messages_to(3003))
+        ),
+        timeout=30,
+    )
     assert len(tg.calls_of("createChatInviteLink")) == 2  # one failed, one made the link
     assert len(tg.invite_links) == 1 and len(world.resend.emails) == 1
     (link,) = tg.invite_links

@@ -45,7 +45,7 @@ def test_migrate_creates_the_schema_and_running_it_again_changes_nothing(
 
     assert main(["migrate"]) == 0
     objects, versions = _schema(database)
-    assert TABLES <= {name for kind, name, _ in objects if kind == "table"}
+    assert {name for kind, name, _ in objects if kind == "table"} >= TABLES
     assert versions == [(head_revision(),)]
     with closing(sqlite3.connect(database)) as db:
         db.execute("INSERT INTO blacklist (telegram_id, added_at) VALUES (7, '2025-01-01 00:00:00.000000')")

@@ -73,7 +73,9 @@ def test_real_mode_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -
         settings.require(*Settings.REAL_MODE, command="serve")
 
 
-def test_the_cli_prints_one_line_and_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_prints_one_line_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from entrypoints.cli import main
 
     monkeypatch.setenv("AIMPAY_COURSE_PRICE", "free")

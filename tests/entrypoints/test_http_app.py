@@ -244,7 +244,10 @@ async def test_a_paid_notification_pays_once_and_the_outbox_delivers_access(tmp_
         # the worker started by the app's lifespan delivers the invite by Telegram and by email
         await eventually(lambda: bool(shop.notifier.to(BUYER)) and bool(shop.email.sent) and shop.undelivered() == 0)
         (invite,) = shop.course.invites
-        assert any(invite in message.text or any(invite == b.url for b in message.buttons) for message in shop.notifier.to(BUYER))
+        assert any(
+            invite in message.text or any(invite == b.url for b in message.buttons)
+            for message in shop.notifier.to(BUYER)
+        )
         (mail,) = shop.email.sent.values()
         assert str(mail.to) == BUYER_EMAIL and invite in mail.text
         settled = shop.rows()
@@ -349,7 +352,7 @@ async def test_events_other_than_payments_are_acknowledged_and_ignored(tmp_path:
 
 async def test_a_payment_the_provider_does_not_know_is_not_ours(tmp_path: Path) -> None:
     async with running_shop(tmp_path, yookassa_trusted_networks=LOOPBACK) as shop, shop.client() as client:
-        purchase_id, payment_id = await shop.checkout()
+        purchase_id, _payment_id = await shop.checkout()
         before = shop.rows()
 
         response = await client.post(WEBHOOK, json=notification("2d8e6c5a-000f-5000-9000-1f0c2e3a4b5c"))
@@ -422,7 +425,9 @@ async def test_telegram_updates_need_the_secret_token(tmp_path: Path) -> None:
 async def test_the_telegram_route_is_absent_without_a_secret(tmp_path: Path) -> None:
     async with running_shop(tmp_path) as shop, shop.client() as client:
         response = await client.post(
-            "/webhooks/telegram", json=start_update(1, BUYER.value), headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+            "/webhooks/telegram",
+            json=start_update(1, BUYER.value),
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
         )
         assert response.status_code in (404, 405)
         assert shop.dispatched == [] and await shop.customer(BUYER) is None

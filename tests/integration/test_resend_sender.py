@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -38,10 +37,14 @@ def standin(server: tuple[Switchboard, str]) -> Iterator[ResendStandIn]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def make_sender(server: tuple[Switchboard, str], standin: ResendStandIn) -> AsyncIterator[Callable[..., ResendEmailSender]]:
+async def make_sender(
+    server: tuple[Switchboard, str], standin: ResendStandIn
+) -> AsyncIterator[Callable[..., ResendEmailSender]]:
     made: list[ResendEmailSender] = []
 
-    def make(api_key: str = API_KEY, sender: str = SENDER, *, api_url: str | None = None, timeout: float = 2.0) -> ResendEmailSender:
+    def make(
+        api_key: str = API_KEY, sender: str = SENDER, *, api_url: str | None = None, timeout: float = 2.0
+    ) -> ResendEmailSender:
         made.append(ResendEmailSender(api_key, sender, api_url=api_url or server[1], timeout=timeout))
         return made[-1]
 
@@ -56,7 +59,12 @@ def sender(make_sender: Callable[..., ResendEmailSender]) -> ResendEmailSender:
 
 
 def letter(subject: str = "Your course access", to: str = "buyer@example.com") -> OutgoingEmail:
-    return OutgoingEmail(to=Email(to), subject=subject, text="Join: https://t.me/+abc", html="<p>Join: <a href='https://t.me/+abc'>chat</a></p>")
+    return OutgoingEmail(
+        to=Email(to),
+        subject=subject,
+        text="Join: https://t.me/+abc",
+        html="<p>Join: <a href='https://t.me/+abc'>chat</a></p>",
+    )
 
 
 async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
@@ -101,7 +109,9 @@ async def test_a_key_reused_for_another_email_is_permanent(sender: ResendEmailSe
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 409])
-async def test_rate_limits_and_server_errors_are_transient(sender: ResendEmailSender, standin: ResendStandIn, status: int) -> None:
+async def test_rate_limits_and_server_errors_are_transient(
+    sender: ResendEmailSender, standin: ResendStandIn, status: int
+) -> None:
     standin.fail_next(status)
     with pytest.raises(DeliveryError, match=f"HTTP {status}") as caught:
         await sender.send(letter(), idempotency_key="k")
@@ -124,7 +134,9 @@ async def test_an_html_error_page_is_transient(sender: ResendEmailSender, standi
     assert caught.value.permanent is False
 
 
-async def test_a_refused_message_is_permanent_with_resends_reason(make_sender: Callable[..., ResendEmailSender], standin: ResendStandIn) -> None:
+async def test_a_refused_message_is_permanent_with_resends_reason(
+    make_sender: Callable[..., ResendEmailSender], standin: ResendStandIn
+) -> None:
     sender = make_sender(sender="not an address")
     with pytest.raises(DeliveryError, match="validation_error: Invalid `from` field") as caught:
         await sender.send(letter(), idempotency_key="k")
@@ -140,9 +152,11 @@ async def test_a_validation_error_is_permanent(sender: ResendEmailSender, standi
     assert caught.value.permanent is True
 
 
-async def test_a_wrong_api_key_is_transient_and_says_so(make_sender: Callable[..., ResendEmailSender], standin: ResendStandIn) -> None:
+async def test_a_wrong_api_key_is_transient_and_says_so(
+    make_sender: Callable[..., ResendEmailSender], standin: ResendStandIn
+) -> None:
     sender = make_sender(api_key="re_wrong")
-    with pytest.raises(DeliveryError, match="403 invalid_api_key.*API key") as caught:
+    with pytest.raises(DeliveryError, match=r"403 invalid_api_key.*API key") as caught:
         await sender.send(letter(), idempotency_key="k")
     assert caught.value.permanent is False
     assert standin.emails == []
@@ -151,12 +165,14 @@ async def test_a_wrong_api_key_is_transient_and_says_so(make_sender: Callable[..
 
 async def test_an_unauthorized_answer_is_transient(sender: ResendEmailSender, standin: ResendStandIn) -> None:
     standin.fail_next(401)
-    with pytest.raises(DeliveryError, match="401.*API key") as caught:
+    with pytest.raises(DeliveryError, match=r"401.*API key") as caught:
         await sender.send(letter(), idempotency_key="k")
     assert caught.value.permanent is False
 
 
-async def test_a_hung_server_is_transient_within_the_timeout(make_sender: Callable[..., ResendEmailSender], standin: ResendStandIn) -> None:
+async def test_a_hung_server_is_transient_within_the_timeout(
+    make_sender: Callable[..., ResendEmailSender], standin: ResendStandIn
+) -> None:
     sender = make_sender(timeout=0.5)
     standin.hang_next(seconds=30)
     async with asyncio.timeout(5):  # a guard against hanging forever, not a speed test
@@ -176,7 +192,9 @@ async def test_a_refused_connection_is_transient(make_sender: Callable[..., Rese
 
 
 @pytest.mark.parametrize("key", ["outbox:" + "x" * 300, "письмо:1", "with space", "key\n"])
-async def test_a_long_or_unsafe_key_is_hashed_the_same_way_every_time(sender: ResendEmailSender, standin: ResendStandIn, key: str) -> None:
+async def test_a_long_or_unsafe_key_is_hashed_the_same_way_every_time(
+    sender: ResendEmailSender, standin: ResendStandIn, key: str
+) -> None:
     await sender.send(letter(), idempotency_key=key)
     await sender.send(letter(), idempotency_key=key)
     first, second = (r.headers["idempotency-key"] for r in standin.requests_log)

@@ -23,6 +23,7 @@ def steps(draw: st.DrawFn) -> tuple[object, ...]:
         return (op, user, None)
     return (op, user, draw(st.sampled_from(["", "bad code", "refNOPE00", "x"])))
 
+
 def _check_chains(h: Harness) -> None:
     customers = h.store.state.customers
     for start in customers.values():

@@ -17,7 +17,11 @@ REFERRERS = [CustomerId(UUID(int=1)), CustomerId(UUID(int=2))]
 PURCHASES = [PurchaseId(UUID(int=100 + i)) for i in range(4)]
 
 credit_attempts = st.tuples(
-    st.just("credit"), st.integers(0, 1), st.integers(0, len(PURCHASES) - 1), st.integers(1, 10**9), st.integers(0, 10_000)
+    st.just("credit"),
+    st.integers(0, 1),
+    st.integers(0, len(PURCHASES) - 1),
+    st.integers(1, 10**9),
+    st.integers(0, 10_000),
 )
 other_attempts = st.tuples(
     st.just("other"),
@@ -51,7 +55,9 @@ def test_balance_is_the_sum_of_entries_and_no_key_counts_twice(attempts: list[tu
             else:
                 _, who, kind, size, key, negative = attempt
                 sign = kind.sign or (-1 if negative else 1)
-                entry = LedgerEntry(LedgerEntryId(UUID(int=1000 + n)), REFERRERS[who], kind, Money(sign * size), key, T0)
+                entry = LedgerEntry(
+                    LedgerEntryId(UUID(int=1000 + n)), REFERRERS[who], kind, Money(sign * size), key, T0
+                )
             if entry is None:
                 continue
             async with InMemoryUnitOfWork(store) as uow:

@@ -43,7 +43,9 @@ def steps(draw: st.DrawFn) -> tuple[object, ...]:
 
 @deterministic(100)
 @given(st.lists(st.booleans(), min_size=1, max_size=3), st.lists(steps(), min_size=4, max_size=30))
-def test_every_message_is_delivered_exactly_once_after_outages(referred: list[bool], program: list[tuple[object, ...]]) -> None:
+def test_every_message_is_delivered_exactly_once_after_outages(
+    referred: list[bool], program: list[tuple[object, ...]]
+) -> None:
     async def play() -> None:
         h = Harness(email=CountingEmailSender())
         code = (await h.start(1)).customer.referral_code.value

@@ -100,7 +100,9 @@ def check_state(h: Harness, model: Model) -> None:
     grants = [m for m in state.outbox.values() if m.kind is OutboxKind.GRANT_ACCESS]
     assert sorted(m.payload["purchase_id"] for m in grants) == sorted(str(p) for p in paid)
     canceled_notes = [k for k in state.outbox if k.endswith(":canceled")]
-    assert sorted(canceled_notes) == sorted(f"purchase:{p}:canceled" for p in model.with_status(PurchaseStatus.CANCELED))
+    assert sorted(canceled_notes) == sorted(
+        f"purchase:{p}:canceled" for p in model.with_status(PurchaseStatus.CANCELED)
+    )
 
 
 def check_delivered(h: Harness, model: Model) -> None:
@@ -174,7 +176,7 @@ def test_any_order_of_notifications_pays_exactly_once(scenario: tuple[list[bool]
             check_state(h, model)
 
         # Every payment's notification finally arrives once more.
-        for purchase_id, payment_id in model.payment_of.items():
+        for payment_id in model.payment_of.values():
             await h.confirm()(payment_id)
             model.saw(h.gateway.payments[payment_id])
         for purchase_id, payment_id in model.payment_of.items():
@@ -191,7 +193,9 @@ def test_any_order_of_notifications_pays_exactly_once(scenario: tuple[list[bool]
 @st.composite
 def two_payment_steps(draw: st.DrawFn) -> list[tuple[str, int, PaymentStatus | int]]:
     step = st.one_of(
-        st.tuples(st.just("status"), st.integers(0, 1), st.sampled_from([PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED])),
+        st.tuples(
+            st.just("status"), st.integers(0, 1), st.sampled_from([PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED])
+        ),
         st.tuples(st.just("confirm"), st.integers(0, 1), st.integers(1, 3)),
         st.tuples(st.just("deliver"), st.just(0), st.just(0)),
     )
@@ -215,7 +219,9 @@ def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund
         link = await h.buy(buyer)
         assert isinstance(link, PaymentLink)
         purchase_ids = [link.purchase_id]
-        second = Purchase(PurchaseId(h.ids.new_uuid()), h.customer(buyer).id, h.terms.price, Email("b@example.com"), h.clock.now())
+        second = Purchase(
+            PurchaseId(h.ids.new_uuid()), h.customer(buyer).id, h.terms.price, Email("b@example.com"), h.clock.now()
+        )
         made = await h.gateway.create_payment(
             PaymentRequest(second.id, second.price, "course", "https://t.me/bot", second.email, True, str(second.id))
         )

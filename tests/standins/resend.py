@@ -152,7 +152,9 @@ class ResendStandIn:
         if key is not None and key in self._idempotent:
             seen = self._idempotent[key]
             if seen.fingerprint != fingerprint:
-                return _error(409, "invalid_idempotent_request", "Same idempotency key used with a different request payload")
+                return _error(
+                    409, "invalid_idempotent_request", "Same idempotency key used with a different request payload"
+                )
             return JSONResponse({"id": seen.email_id})
         try:
             email = _email(body, key)
@@ -172,13 +174,17 @@ class ResendStandIn:
 def _email(body: dict[str, Any], key: str | None) -> StoredEmail:
     sender = body.get("from")
     if not isinstance(sender, str) or not _is_address(sender):
-        raise _Invalid("Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
+        raise _Invalid(
+            "Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format."
+        )
     to = body.get("to")
     recipients = [to] if isinstance(to, str) else to
     if not isinstance(recipients, list) or not 1 <= len(recipients) <= 50:
         raise _Invalid("Invalid `to` field: one address or a list of 1-50 addresses")
     if not all(isinstance(r, str) and _is_address(r) for r in recipients):
-        raise _Invalid("Invalid `to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.")
+        raise _Invalid(
+            "Invalid `to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format."
+        )
     subject = body.get("subject")
     if not isinstance(subject, str) or not subject.strip():
         raise _Invalid("Missing `subject` field.")

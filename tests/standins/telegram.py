@@ -174,7 +174,9 @@ _incoming_update_ids = itertools.count(1)
 _incoming_message_ids = itertools.count(1)
 
 
-def _user(user_id: int, first_name: str, username: str | None, language_code: str | None, is_bot: bool = False) -> JsonDict:
+def _user(
+    user_id: int, first_name: str, username: str | None, language_code: str | None, is_bot: bool = False
+) -> JsonDict:
     user: JsonDict = {"id": user_id, "is_bot": is_bot, "first_name": first_name}
     if username:
         user["username"] = username
@@ -627,7 +629,10 @@ class TelegramBotApiStandIn:
 
     async def _get_updates(self, params: JsonDict, request: Request) -> list[JsonDict]:
         if self.webhook.url:
-            raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            raise BotApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
@@ -667,7 +672,7 @@ def _error(error_code: int, description: str, retry_after: int | None = None) ->
 def _required(params: JsonDict, name: str) -> Any:
     value = params.get(name)
     if value is None or value == "":
-        raise BotApiError(400, f"Bad Request: parameter \"{name}\" is required")
+        raise BotApiError(400, f'Bad Request: parameter "{name}" is required')
     return value
 
 

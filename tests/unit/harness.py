@@ -84,7 +84,9 @@ class Harness:
         return ConfirmPayment(self.gateway, self._payments())
 
     def deliver(self) -> DeliverOutbox:
-        return DeliverOutbox(self.uow(), self.notifier, self.email, self._access(), self._outbox(), self.clock, self.terms)
+        return DeliverOutbox(
+            self.uow(), self.notifier, self.email, self._access(), self._outbox(), self.clock, self.terms
+        )
 
     def summary(self) -> GetReferralSummary:
         return GetReferralSummary(self.uow(), self.terms)

@@ -57,7 +57,11 @@ def router() -> Router:
     @r.message(Command("unban"))
     @inject
     async def unban(
-        message: Message, command: CommandObject, bot: Bot, unban_user: FromDishka[UnbanUser], terms: FromDishka[ShopTerms]
+        message: Message,
+        command: CommandObject,
+        bot: Bot,
+        unban_user: FromDishka[UnbanUser],
+        terms: FromDishka[ShopTerms],
     ) -> None:
         target = await _target(message, command, bot, terms)
         if target is None:

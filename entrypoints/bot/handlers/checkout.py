@@ -88,7 +88,12 @@ async def _reply(bot: Bot, chat_id: int, language: Language, result: CheckoutRes
         case AlreadyInCourse():
             await say(bot, chat_id, text(language, "already_in_course"))
         case AccessReissued(invite_link=invite):
-            await say(bot, chat_id, text(language, "access_reissued", link=invite), link(text(language, "button.join"), invite))
+            await say(
+                bot,
+                chat_id,
+                text(language, "access_reissued", link=invite),
+                link(text(language, "button.join"), invite),
+            )
         case PaymentJustConfirmed():
             await say(bot, chat_id, text(language, "payment_confirmed"))
 

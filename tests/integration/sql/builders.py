@@ -84,7 +84,11 @@ def message(key: str | None = None, **overrides: Any) -> OutboxMessage:
         "id": OutboxMessageId(uuid.uuid4()),
         "key": key or f"test:{uuid.uuid4()}",
         "kind": OutboxKind.TELEGRAM_MESSAGE,
-        "payload": {"telegram_id": 42, "text": "Привет, <b>мир</b> ✓", "buttons": [{"text": "Go", "url": "https://t.me/x"}]},
+        "payload": {
+            "telegram_id": 42,
+            "text": "Привет, <b>мир</b> ✓",
+            "buttons": [{"text": "Go", "url": "https://t.me/x"}],
+        },
         "created_at": T0,
     }
     values.update(overrides)

@@ -89,10 +89,9 @@ async def test_ping_answers_for_a_live_database(engine: AsyncEngine) -> None:
 
 
 async def test_ping_does_not_wait_for_a_sqlite_writer(tmp_path: Path) -> None:
-    async with sqlite_engine(tmp_path) as engine:
-        async with engine.connect() as writer:
-            await writer.exec_driver_sql("SELECT 1")  # holds the write lock
-            assert await ping(engine, timeout=10) is True
+    async with sqlite_engine(tmp_path) as engine, engine.connect() as writer:
+        await writer.exec_driver_sql("SELECT 1")  # holds the write lock
+        assert await ping(engine, timeout=10) is True
 
 
 async def test_ping_is_false_when_the_database_is_unreachable(tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ async def test_upgrade_twice_is_harmless_and_downgrade_removes_everything(blank:
     assert await current_revision(blank) == head_revision()
 
 
-async def test_upgrade_to_head_by_url_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_upgrade_to_head_by_url_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

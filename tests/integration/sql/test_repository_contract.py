@@ -125,7 +125,11 @@ async def test_customer_save_updates_profile_and_attribution(backend: Backend) -
     async with backend.new_uow() as uow:
         again = await uow.customers.get(boris.id)
         assert again == stored
-        assert again is not None and (again.username, again.language, again.referrer_id) == ("boris_b", Language.EN, anna.id)
+        assert again is not None and (again.username, again.language, again.referrer_id) == (
+            "boris_b",
+            Language.EN,
+            anna.id,
+        )
 
 
 async def test_returned_objects_are_copies(backend: Backend) -> None:

@@ -10,7 +10,9 @@ from tests.unit.domain.factories import T0, customer
 LATER = T0 + timedelta(days=1)
 
 
-def _attribute(c: Customer, r: Customer, chain: tuple[CustomerId, ...] = (), *, blacklisted: bool = False, paid: bool = False):
+def _attribute(
+    c: Customer, r: Customer, chain: tuple[CustomerId, ...] = (), *, blacklisted: bool = False, paid: bool = False
+):
     return attribute(c, r, ReferralChain(chain), referrer_blacklisted=blacklisted, customer_has_paid=paid, at=LATER)
 
 
@@ -72,7 +74,12 @@ def test_chain_without_the_customer_is_fine() -> None:
 
 def test_customer_needs_aware_time_and_trims_profile() -> None:
     with pytest.raises(InvalidValue):
-        Customer(CustomerId.parse("00000000-0000-0000-0000-000000000001"), TelegramId(1), ReferralCode("abcdef"), datetime(2026, 1, 1))
+        Customer(
+            CustomerId.parse("00000000-0000-0000-0000-000000000001"),
+            TelegramId(1),
+            ReferralCode("abcdef"),
+            datetime(2026, 1, 1),
+        )
     c = customer()
     c.update_profile("u" * 100, "n" * 200, Language.EN)
     assert (len(c.username or ""), len(c.first_name), c.language) == (64, 128, Language.EN)

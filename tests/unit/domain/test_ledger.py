@@ -70,7 +70,10 @@ def test_referral_credit_is_the_share_rounded_down(price: int, bp: int, expected
     assert credit is not None
     assert credit.amount == Money(expected)
     assert (credit.kind, credit.key, credit.purchase_id, credit.referrer_id) == (
-        EntryKind.REFERRAL_CREDIT, credit_key(p.id), p.id, REFERRER,
+        EntryKind.REFERRAL_CREDIT,
+        credit_key(p.id),
+        p.id,
+        REFERRER,
     )
     assert credit.key == f"credit:{p.id}"
 

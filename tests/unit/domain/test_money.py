@@ -32,8 +32,25 @@ def test_parse_keeps_the_given_currency() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        "", "-", ".", "4 990", "4 990.00", "1e3", "4990.001", "4,990.00", "4990,00", "+4990",
-        "4990.", ".50", "NaN", "Infinity", "0x10", "12345678901234", "٤٩٩٠", "4990\n1", "4990.00 RUB",
+        "",
+        "-",
+        ".",
+        "4 990",
+        "4 990.00",
+        "1e3",
+        "4990.001",
+        "4,990.00",
+        "4990,00",
+        "+4990",
+        "4990.",
+        ".50",
+        "NaN",
+        "Infinity",
+        "0x10",
+        "12345678901234",
+        "٤٩٩٠",
+        "4990\n1",
+        "4990.00 RUB",
     ],
 )
 def test_parse_refuses_anything_but_a_plain_decimal(bad: str) -> None:
@@ -60,7 +77,15 @@ def test_money_needs_a_currency_object() -> None:
 
 @pytest.mark.parametrize(
     ("minor", "text"),
-    [(499_000, "4990.00"), (499_050, "4990.50"), (1, "0.01"), (0, "0.00"), (-1, "-0.01"), (-12_345, "-123.45"), (-100, "-1.00")],
+    [
+        (499_000, "4990.00"),
+        (499_050, "4990.50"),
+        (1, "0.01"),
+        (0, "0.00"),
+        (-1, "-0.01"),
+        (-12_345, "-123.45"),
+        (-100, "-1.00"),
+    ],
 )
 def test_to_decimal_string(minor: int, text: str) -> None:
     assert Money(minor).to_decimal_string() == text
@@ -119,7 +144,9 @@ def test_share_keeps_the_currency() -> None:
     assert Money(1000, USD).share(Percent(5000)) == Money(500, USD)
 
 
-@pytest.mark.parametrize(("text", "bp"), [("10", 1000), ("12.5", 1250), ("0", 0), ("100", 10_000), ("0.01", 1), (" 7.25 ", 725)])
+@pytest.mark.parametrize(
+    ("text", "bp"), [("10", 1000), ("12.5", 1250), ("0", 0), ("100", 10_000), ("0.01", 1), (" 7.25 ", 725)]
+)
 def test_percent_parse(text: str, bp: int) -> None:
     assert Percent.parse(text) == Percent(bp)
 
@@ -136,7 +163,9 @@ def test_percent_refuses_bad_basis_points(bad: object) -> None:
         Percent(bad)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("bp", "text"), [(1000, "10%"), (1250, "12.5%"), (1205, "12.05%"), (5, "0.05%"), (0, "0%"), (10_000, "100%")])
+@pytest.mark.parametrize(
+    ("bp", "text"), [(1000, "10%"), (1250, "12.5%"), (1205, "12.05%"), (5, "0.05%"), (0, "0%"), (10_000, "100%")]
+)
 def test_percent_str(bp: int, text: str) -> None:
     assert str(Percent(bp)) == text
     assert Percent.parse(text.rstrip("%")) == Percent(bp)

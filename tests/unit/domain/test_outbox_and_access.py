@@ -29,7 +29,13 @@ def test_delivered() -> None:
     m = message()
     m.failed(T0, "down", permanent=False, max_attempts=5)
     m.delivered(T0 + timedelta(seconds=3))
-    assert (m.attempts, m.delivered_at, m.last_error, m.failed_at, m.is_done) == (2, T0 + timedelta(seconds=3), None, None, True)
+    assert (m.attempts, m.delivered_at, m.last_error, m.failed_at, m.is_done) == (
+        2,
+        T0 + timedelta(seconds=3),
+        None,
+        None,
+        True,
+    )
 
 
 def test_temporary_failures_back_off_exponentially() -> None:
@@ -71,7 +77,14 @@ def test_error_text_is_bounded() -> None:
 
 
 def grant(expires: timedelta = timedelta(hours=24)) -> AccessGrant:
-    return AccessGrant(AccessGrantId(UUID(int=1)), PurchaseId(UUID(int=2)), CustomerId(UUID(int=3)), "https://t.me/+x", T0, T0 + expires)
+    return AccessGrant(
+        AccessGrantId(UUID(int=1)),
+        PurchaseId(UUID(int=2)),
+        CustomerId(UUID(int=3)),
+        "https://t.me/+x",
+        T0,
+        T0 + expires,
+    )
 
 
 def test_grant_revoke_once() -> None:
@@ -91,4 +104,11 @@ def test_grant_expires_after_issue(expires: timedelta) -> None:
 
 def test_grant_needs_a_link() -> None:
     with pytest.raises(InvalidValue):
-        AccessGrant(AccessGrantId(UUID(int=1)), PurchaseId(UUID(int=2)), CustomerId(UUID(int=3)), "", T0, T0 + timedelta(hours=1))
+        AccessGrant(
+            AccessGrantId(UUID(int=1)),
+            PurchaseId(UUID(int=2)),
+            CustomerId(UUID(int=3)),
+            "",
+            T0,
+            T0 + timedelta(hours=1),
+        )

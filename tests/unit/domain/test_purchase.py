@@ -27,7 +27,9 @@ def test_purchase_costs_something(price: Money) -> None:
 
 def test_purchase_needs_aware_time() -> None:
     with pytest.raises(InvalidValue):
-        Purchase(PurchaseId(UUID(int=1)), CustomerId(UUID(int=2)), Money(1), Email("a@example.com"), datetime(2026, 1, 1))
+        Purchase(
+            PurchaseId(UUID(int=1)), CustomerId(UUID(int=2)), Money(1), Email("a@example.com"), datetime(2026, 1, 1)
+        )
 
 
 def test_pending_to_paid() -> None:

@@ -44,7 +44,9 @@ def test_ids_are_immutable() -> None:
         pid.value = UUID(int=1)  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", 1), ("123456789", 123_456_789), (" 42 ", 42), (str(2**52 - 1), 2**52 - 1)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", 1), ("123456789", 123_456_789), (" 42 ", 42), (str(2**52 - 1), 2**52 - 1)]
+)
 def test_telegram_id_parse(text: str, value: int) -> None:
     assert TelegramId.parse(text) == TelegramId(value)
     assert str(TelegramId(value)) == str(value)
@@ -67,7 +69,9 @@ def test_referral_code_accepts(good: str) -> None:
     assert str(ReferralCode(good)) == good
 
 
-@pytest.mark.parametrize("bad", ["", "abcde", "x" * 33, "abc def", "abcdef\n", "abc+def", "абвгде", "abc/def", None, 123456])
+@pytest.mark.parametrize(
+    "bad", ["", "abcde", "x" * 33, "abc def", "abcdef\n", "abc+def", "абвгде", "abc/def", None, 123456]
+)
 def test_referral_code_refuses(bad: object) -> None:
     with pytest.raises(InvalidValue):
         ReferralCode(bad)  # type: ignore[arg-type]
@@ -95,13 +99,39 @@ def test_email_accepts_common_forms_and_lowercases_the_domain(text: str, stored:
 @pytest.mark.parametrize(
     "bad",
     [
-        "", "plain", "@example.com", "user@", "user@localhost", "user@example", "user@example.c",
-        "user@@example.com", "us er@example.com", "user@exa mple.com", "user@-example.com", "user@example-.com",
-        "user@example..com", ".user@example.com", "user.@example.com", "us..er@example.com", '"quoted"@example.com',
-        "user@example.com\n", "user@example.com\nBcc: x@example.com", "a" * 65 + "@example.com",
-        "u@" + "a" * 250 + ".com", "user@exam_ple.com", "user@example.123", None, 5,
-        "o'neil@exam'ple.com", "o neil@example.com", 'o"neil@example.com', "<o'neil@example.com>",
-        "o'neil<x>@example.com", "o'neil@example.com>", "o'neil\n@example.com", "o'neil@example.com\r\n",
+        "",
+        "plain",
+        "@example.com",
+        "user@",
+        "user@localhost",
+        "user@example",
+        "user@example.c",
+        "user@@example.com",
+        "us er@example.com",
+        "user@exa mple.com",
+        "user@-example.com",
+        "user@example-.com",
+        "user@example..com",
+        ".user@example.com",
+        "user.@example.com",
+        "us..er@example.com",
+        '"quoted"@example.com',
+        "user@example.com\n",
+        "user@example.com\nBcc: x@example.com",
+        "a" * 65 + "@example.com",
+        "u@" + "a" * 250 + ".com",
+        "user@exam_ple.com",
+        "user@example.123",
+        None,
+        5,
+        "o'neil@exam'ple.com",
+        "o neil@example.com",
+        'o"neil@example.com',
+        "<o'neil@example.com>",
+        "o'neil<x>@example.com",
+        "o'neil@example.com>",
+        "o'neil\n@example.com",
+        "o'neil@example.com\r\n",
     ],
 )
 def test_email_refuses_bad_addresses(bad: object) -> None:
@@ -121,8 +151,18 @@ def test_invalid_value_is_a_domain_error_and_a_value_error() -> None:
 
 @pytest.mark.parametrize(
     ("code", "language"),
-    [("en", Language.EN), ("EN", Language.EN), ("en-US", Language.EN), ("en-gb", Language.EN), ("ru", Language.RU),
-     ("uk", Language.RU), ("de", Language.RU), ("", Language.RU), (None, Language.RU), ("eng", Language.RU)],
+    [
+        ("en", Language.EN),
+        ("EN", Language.EN),
+        ("en-US", Language.EN),
+        ("en-gb", Language.EN),
+        ("ru", Language.RU),
+        ("uk", Language.RU),
+        ("de", Language.RU),
+        ("", Language.RU),
+        (None, Language.RU),
+        ("eng", Language.RU),
+    ],
 )
 def test_language_from_telegram(code: str | None, language: Language) -> None:
     assert Language.from_telegram(code) is language

@@ -40,7 +40,11 @@ async def test_succeeded_payment_pays_credits_and_queues_messages() -> None:
     assert (purchase.status, purchase.paid_at) == (PurchaseStatus.PAID, h.clock.now())
     [credit] = h.store.state.ledger
     assert credit.amount == Money(49_999)  # 10% of 4999.99, rounded down
-    assert (credit.kind, credit.referrer_id, credit.purchase_id) == (EntryKind.REFERRAL_CREDIT, h.customer(1).id, purchase_id)
+    assert (credit.kind, credit.referrer_id, credit.purchase_id) == (
+        EntryKind.REFERRAL_CREDIT,
+        h.customer(1).id,
+        purchase_id,
+    )
 
     outbox = h.store.state.outbox
     assert set(outbox) == {
@@ -134,7 +138,10 @@ async def test_mismatch_is_refused_changes_nothing_and_tells_the_admins_once(cha
     assert await h.confirm()(forged.payment_id) is PaymentOutcome.MISMATCH  # redelivered
     after = h.store.state
     assert (after.customers, after.purchases, after.ledger, after.grants) == (
-        before.customers, before.purchases, before.ledger, before.grants
+        before.customers,
+        before.purchases,
+        before.ledger,
+        before.grants,
     )
     assert h.purchase(purchase_id).status is PurchaseStatus.PENDING
     alerts = {key: message for key, message in after.outbox.items() if key not in before.outbox}
@@ -148,7 +155,9 @@ async def test_payment_naming_another_purchase_of_ours_is_a_mismatch() -> None:
     await h.start(3)
     second = (await h.buy(3)).purchase_id  # type: ignore[union-attr]
     # The first payment's metadata claims to pay the second purchase.
-    h.gateway.payments[first_payment] = replace(h.gateway.payments[first_payment], status=PaymentStatus.SUCCEEDED, purchase_id=second)
+    h.gateway.payments[first_payment] = replace(
+        h.gateway.payments[first_payment], status=PaymentStatus.SUCCEEDED, purchase_id=second
+    )
     assert await h.confirm()(first_payment) is PaymentOutcome.MISMATCH
     assert h.purchase(first).status is PurchaseStatus.PENDING
     assert h.purchase(second).status is PurchaseStatus.PENDING
@@ -234,7 +243,9 @@ async def _second_payment_in_flight(h: Harness, telegram_id: int) -> tuple[Purch
         created_at=h.clock.now(),
     )
     payment = await h.gateway.create_payment(
-        PaymentRequest(purchase.id, purchase.price, "course", "https://t.me/bot", purchase.email, True, str(purchase.id))
+        PaymentRequest(
+            purchase.id, purchase.price, "course", "https://t.me/bot", purchase.email, True, str(purchase.id)
+        )
     )
     purchase.attach_payment(payment.payment_id, payment.confirmation_url)
     async with h.uow() as uow:
@@ -265,7 +276,12 @@ async def test_second_payment_of_a_customer_is_recorded_but_grants_and_credits_n
     alert = h.store.state.outbox[f"purchase:{second_id}:duplicate:admin:{ADMIN}"]
     assert alert.kind is OutboxKind.TELEGRAM_MESSAGE and alert.payload["telegram_id"] == ADMIN.value
     assert alert.payload["text"] == text(
-        Language.RU, "admin.duplicate_payment", buyer="Boris @u2", telegram_id=2, payment_id=second_payment, amount="4990.00"
+        Language.RU,
+        "admin.duplicate_payment",
+        buyer="Boris @u2",
+        telegram_id=2,
+        payment_id=second_payment,
+        amount="4990.00",
     )
     assert "ЮKassa" in alert.payload["text"]
 
@@ -287,9 +303,14 @@ async def test_duplicate_payment_alerts_every_admin_in_their_language() -> None:
     _, second_payment = await _second_payment_in_flight(h, 2)
     h.gateway.succeed(second_payment)
     assert await h.recorder().record(h.gateway.payments[second_payment]) is PaymentOutcome.DUPLICATE_PAYMENT
-    alerts = {m.payload["telegram_id"]: m.payload["text"] for k, m in h.store.state.outbox.items() if ":duplicate:admin:" in k}
+    alerts = {
+        m.payload["telegram_id"]: m.payload["text"] for k, m in h.store.state.outbox.items() if ":duplicate:admin:" in k
+    }
     assert set(alerts) == {ADMIN.value, other_admin.value}
-    assert "Refund it in the YooKassa dashboard" in alerts[other_admin.value] and second_payment in alerts[other_admin.value]
+    assert (
+        "Refund it in the YooKassa dashboard" in alerts[other_admin.value]
+        and second_payment in alerts[other_admin.value]
+    )
     assert "ЮKassa" in alerts[ADMIN.value] and "4990.00" in alerts[ADMIN.value]
 
 

@@ -14,7 +14,12 @@ async def test_new_user_is_registered_with_a_code_and_language() -> None:
     assert result.is_new and not result.attributed and result.refused is None
     stored = h.customer(1)
     assert stored == result.customer
-    assert (stored.first_name, stored.username, stored.language, stored.referrer_id) == ("Anna", "u1", Language.EN, None)
+    assert (stored.first_name, stored.username, stored.language, stored.referrer_id) == (
+        "Anna",
+        "u1",
+        Language.EN,
+        None,
+    )
     assert stored.registered_at == h.clock.now()
     assert len(h.store.state.customers) == 1
 
@@ -27,7 +32,9 @@ async def test_returning_user_updates_profile_and_keeps_identity() -> None:
     assert not again.is_new
     stored = h.customer(1)
     assert (stored.id, stored.referral_code, stored.registered_at) == (
-        first.customer.id, first.customer.referral_code, first.customer.registered_at,
+        first.customer.id,
+        first.customer.referral_code,
+        first.customer.registered_at,
     )
     assert (stored.first_name, stored.language) == ("Anya", Language.EN)
     assert len(h.store.state.customers) == 1

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from application.errors import CustomerBlacklisted, CustomerNotRegistered
 from adapters.fakes.gateways import FakePaymentGateway
+from application.errors import CustomerBlacklisted, CustomerNotRegistered
 from application.ports.payment_gateway import Payment, PaymentGatewayRejected, PaymentGatewayUnavailable, PaymentRequest
 from application.use_cases.start_checkout import (
     AccessReissued,
@@ -40,7 +40,10 @@ async def test_new_payment_carries_the_purchase_id_as_idempotency_key_and_the_co
     assert request.customer_email == Email("Buyer@example.com")
     assert request.return_url == "https://t.me/aimpay_bot"
     assert (purchase.status, purchase.payment_id, purchase.price, purchase.email) == (
-        PurchaseStatus.PENDING, payment_id, h.terms.price, Email("Buyer@example.com"),
+        PurchaseStatus.PENDING,
+        payment_id,
+        h.terms.price,
+        Email("Buyer@example.com"),
     )
     assert link.confirmation_url == h.gateway.payments[payment_id].confirmation_url == purchase.confirmation_url
 
@@ -238,7 +241,9 @@ async def test_email_is_asked_for_only_when_a_new_payment_is_due() -> None:
     assert isinstance(first, PaymentLink) and first.email == "first@example.com"
     assert await _buy_without_email(h, 1) == replace(first, reused=True)
     h.gateway.cancel(h.payment_id_of(first.purchase_id))
-    assert isinstance(await _buy_without_email(h, 1), EmailNeeded)  # the canceled one is recorded, a new one needs the email
+    assert isinstance(
+        await _buy_without_email(h, 1), EmailNeeded
+    )  # the canceled one is recorded, a new one needs the email
     assert h.purchase(first.purchase_id).status is PurchaseStatus.CANCELED
     assert len(h.gateway.payments) == 1
 
@@ -317,7 +322,9 @@ async def test_open_payment_found_paid_as_a_duplicate_is_confirmed_and_never_sta
     first_payment = h.payment_id_of(first.purchase_id)
     # A second payment in flight, newer than the first (two checkouts that raced).
     h.clock.advance(timedelta(minutes=1))
-    second = Purchase(PurchaseId(h.ids.new_uuid()), h.customer(1).id, h.terms.price, Email("b@example.com"), h.clock.now())
+    second = Purchase(
+        PurchaseId(h.ids.new_uuid()), h.customer(1).id, h.terms.price, Email("b@example.com"), h.clock.now()
+    )
     payment = await gateway.create_payment(
         PaymentRequest(second.id, second.price, "course", "https://t.me/bot", second.email, True, str(second.id))
     )

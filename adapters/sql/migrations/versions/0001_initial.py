@@ -81,8 +81,12 @@ def upgrade() -> None:
         sa.Column("created_at", _utc(), nullable=False),
         sa.Column("purchase_id", sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entries")),
-        sa.ForeignKeyConstraint(["referrer_id"], ["customers.id"], name=op.f("fk_ledger_entries_referrer_id_customers")),
-        sa.ForeignKeyConstraint(["purchase_id"], ["purchases.id"], name=op.f("fk_ledger_entries_purchase_id_purchases")),
+        sa.ForeignKeyConstraint(
+            ["referrer_id"], ["customers.id"], name=op.f("fk_ledger_entries_referrer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"], ["purchases.id"], name=op.f("fk_ledger_entries_purchase_id_purchases")
+        ),
         sa.UniqueConstraint("key", name=op.f("uq_ledger_entries_key")),
         sa.CheckConstraint(
             "kind IN ('referral_credit', 'clawback', 'payout', 'payout_reversal', 'adjustment')",
@@ -132,7 +136,9 @@ def upgrade() -> None:
         sa.Column("claimed_until", _utc(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("key", name=op.f("uq_outbox_key")),
-        sa.CheckConstraint("kind IN ('access.grant', 'telegram.message', 'email.message')", name=op.f("ck_outbox_kind")),
+        sa.CheckConstraint(
+            "kind IN ('access.grant', 'telegram.message', 'email.message')", name=op.f("ck_outbox_kind")
+        ),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_outbox_attempts_not_negative")),
     )
     op.create_index(
