@@ -1,33 +1,26 @@
-"""YooKassa payments through the official (synchronous, requests-based) ``yookassa`` SDK.
+"""YooKassa payments over ``YooKassaApi`` (``httpx``); the ``yookassa`` SDK only validates.
 
-The SDK keeps its settings in process-global class state and sets no request timeout. This
-adapter therefore never touches ``yookassa.Configuration``: it does what ``Payment.create`` and
-``Payment.find_one`` do (the SDK's request model validates and serialises the body, then
-``ApiClient.request``), but with an ``ApiClient`` of its own per call that carries this gateway's
-shop id, secret key and API URL, and a requests session with a timeout on every socket operation. Calls run in a worker thread under an overall deadline,
-and every failure is translated into the port's errors here.
+The request body is shaped and rounded here (amounts as exact two-decimal strings from ``Money``)
+and is what goes on the wire. Before sending, it goes through the SDK's public request model
+(``yookassa.domain.request.PaymentRequest(body).validate()``), and the model's own serialisation
+(``dict(model)``) must say the same thing as our body: the SDK rounds amounts through ``float``
+and drops keys it does not know without a word, so a disagreement means our body is wrong and it
+is refused before sending. Answers are read by our own strict parsing (``_payment_from``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import re
-from collections.abc import Callable, Mapping
-from types import SimpleNamespace
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import Retry
-from yookassa.client import ApiClient
-from yookassa.domain.common import HttpVerb, UserAgent
-from yookassa.domain.exceptions import ApiError
 from yookassa.domain.request import PaymentRequest as SdkPaymentRequest
 
+from adapters.yookassa.api import DEFAULT_API_URL, YooKassaApi, check_idempotency_key
 from application.ports.payment_gateway import (
     Payment,
-    PaymentGatewayError,
+    PaymentGateway,
     PaymentGatewayRejected,
     PaymentGatewayUnavailable,
     PaymentNotFound,
@@ -41,127 +34,61 @@ from domain.purchase import PaymentStatus
 _PAYMENTS = "/payments"
 # YooKassa payment ids are 36-character UUID-shaped strings, e.g. 2419a771-000f-5000-9000-1edaf29243f2.
 _PAYMENT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_KEY_LIMIT = 64  # YooKassa's limit on an Idempotence-Key
-_KEY_CHARS = re.compile(r"[\x21-\x7e]+")  # visible ASCII, safe in a header
 _DESCRIPTION_LIMIT = 128  # YooKassa's limit for a payment's and a receipt item's description
-_REJECTED_STATUSES = frozenset({400, 401, 403, 405, 409, 410, 415, 422})
-_SDK_202_BACKOFF_MS = 1800  # the SDK's default ``Configuration.timeout``: backoff base for 202 retries
-_SDK_202_ATTEMPTS = 3  # the SDK's default ``Configuration.max_attempts``
-
-_T = TypeVar("_T")
 
 
-class _TimeoutSession(requests.Session):
-    """A session that puts a timeout on every request and remembers the last status code."""
+class YooKassaPaymentGateway(PaymentGateway):
+    """``PaymentGateway`` over the YooKassa API v3 with the shop id and secret key.
 
-    def __init__(self, timeout: float, on_status: Callable[[int], None]) -> None:
-        super().__init__()
-        self._timeout = timeout
-        self._on_status = on_status
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        response = super().request(method, url, *args, **kwargs)
-        self._on_status(response.status_code)
-        return response
-
-
-class _ShopApiClient(ApiClient):  # type: ignore[misc]
-    """The SDK's HTTP client, configured by its constructor instead of the global ``Configuration``.
-
-    One instance serves one call (it records the status code of the answer it got)."""
-
-    def __init__(self, shop_id: str, secret_key: str, api_url: str, timeout: float, user_agent: UserAgent) -> None:
-        # ApiClient.__init__ is deliberately not called: it reads the process-global Configuration.
-        self.configuration = SimpleNamespace(verify=None)  # the only setting ApiClient.execute reads
-        self.endpoint = api_url
-        self.shop_id = shop_id
-        self.shop_password = secret_key
-        self.auth_token = None
-        self.timeout = _SDK_202_BACKOFF_MS
-        self.max_attempts = _SDK_202_ATTEMPTS
-        self.user_agent = user_agent
-        self.request_timeout = timeout
-        self.last_status: int | None = None
-
-    def _record_status(self, status: int) -> None:
-        self.last_status = status
-
-    def get_session(self) -> requests.Session:
-        """Like the SDK's session (retry a 202 "still processing" answer, https only), plus a
-        timeout; connection and read failures are not retried here: the caller decides."""
-        session = _TimeoutSession(self.request_timeout, self._record_status)
-        retries = Retry(
-            total=self.max_attempts,
-            connect=0,
-            read=0,
-            other=0,
-            backoff_factor=self.timeout / 1000,
-            allowed_methods=["POST"],
-            status_forcelist=[202],
-        )
-        session.mount("https://", HTTPAdapter(max_retries=retries))
-        return session
-
-
-class YooKassaPaymentGateway:
-    """``PaymentGateway`` over the YooKassa API v3 (basic auth with the shop id and secret key).
-
-    ``timeout`` bounds every connect and read on the wire; a whole call (including the SDK's
-    retries of a 202 answer) is abandoned after ``2 * timeout``."""
+    ``timeout`` bounds every connect, read, write and pool wait; a whole call (repeats of a 202
+    answer included) is abandoned after ``2 * timeout``. Pass ``api=`` to share or inject a client
+    (then ``shop_id``/``secret_key``/``api_url``/``timeout`` are not used and ``aclose`` leaves it
+    open); otherwise the gateway makes its own and ``aclose`` closes it."""
 
     def __init__(
         self,
-        shop_id: str,
-        secret_key: str,
+        shop_id: str = "",
+        secret_key: str = "",
         *,
-        api_url: str = "https://api.yookassa.ru/v3",
+        api_url: str = DEFAULT_API_URL,
         vat_code: int = 1,
         timeout: float = 15.0,
+        api: YooKassaApi | None = None,
     ) -> None:
-        if not shop_id or not secret_key:
-            raise ValueError("YooKassa needs a shop id and a secret key")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self._shop_id = shop_id
-        self._secret_key = secret_key
-        self._api_url = api_url.rstrip("/")
+        if isinstance(vat_code, bool) or not isinstance(vat_code, int) or not 1 <= vat_code <= 12:
+            raise ValueError(f"a YooKassa vat_code is 1-12, got {vat_code!r}")
+        if api is not None and shop_id and shop_id != api.account_id:
+            raise ValueError(f"shop id {shop_id!r} differs from the injected client's {api.account_id!r}")
+        self._owns_api = api is None
+        self._api = api if api is not None else YooKassaApi(shop_id, secret_key, api_url=api_url, timeout=timeout)
         self._vat_code = vat_code
-        self._timeout = timeout
-        self._deadline = 2 * timeout
-        self._user_agent = UserAgent()  # inspects the OS once, not per call
 
     def __repr__(self) -> str:  # never shows the secret key
-        return f"{type(self).__name__}(shop_id={self._shop_id!r}, api_url={self._api_url!r})"
+        return f"{type(self).__name__}({self._api!r})"
 
     async def create_payment(self, request: PaymentRequest) -> Payment:
-        key = request.idempotency_key
-        if not isinstance(key, str) or len(key) > _KEY_LIMIT or not _KEY_CHARS.fullmatch(key):
-            # Never let the SDK invent a key: a retry would then be a second payment.
-            raise PaymentGatewayRejected(f"an idempotency key is 1-{_KEY_LIMIT} visible ASCII characters, got {key!r}")
-        body = self._payment_body(request)
-        headers = {"Idempotence-Key": key}
-        raw = await self._call(
-            "create payment",
-            lambda client: client.request(HttpVerb.POST, _PAYMENTS, None, headers, SdkPaymentRequest(body)),
-            not_found=PaymentGatewayRejected,
-        )
+        key = check_idempotency_key(request.idempotency_key)
+        body = self.payment_body(request)
+        _validate_with_sdk(body)
+        raw = await self._api.request("POST", _PAYMENTS, json=body, idempotency_key=key)
         return _payment_from(raw)
 
     async def fetch_payment(self, payment_id: str) -> Payment:
         if not isinstance(payment_id, str) or not _PAYMENT_ID.fullmatch(payment_id):
             raise PaymentNotFound(f"not a YooKassa payment id: {payment_id!r}")
-        raw = await self._call(
-            f"fetch payment {payment_id}",
-            lambda client: client.request(HttpVerb.GET, f"{_PAYMENTS}/{payment_id}"),
-            not_found=PaymentNotFound,
-        )
+        raw = await self._api.request("GET", f"{_PAYMENTS}/{payment_id}", not_found=PaymentNotFound)
         payment = _payment_from(raw)
         if payment.payment_id != payment_id:
             raise PaymentGatewayUnavailable(f"asked YooKassa for payment {payment_id}, got {payment.payment_id}")
         return payment
 
-    def _payment_body(self, request: PaymentRequest) -> dict[str, Any]:
+    async def aclose(self) -> None:
+        """Closes the API client if this gateway made it."""
+        if self._owns_api:
+            await self._api.aclose()
+
+    def payment_body(self, request: PaymentRequest) -> dict[str, Any]:
+        """The JSON body of ``POST /payments`` for ``request``, exactly as it is sent."""
         amount = {"value": request.amount.to_decimal_string(), "currency": request.amount.currency.code}
         description = request.description[:_DESCRIPTION_LIMIT]
         body: dict[str, Any] = {
@@ -178,7 +105,7 @@ class YooKassaPaymentGateway:
                     {
                         "description": description,
                         "quantity": "1.00",
-                        "amount": amount,
+                        "amount": dict(amount),
                         "vat_code": self._vat_code,
                         "payment_subject": "service",
                         "payment_mode": "full_payment",
@@ -187,62 +114,54 @@ class YooKassaPaymentGateway:
             }
         return body
 
-    async def _call(
-        self,
-        what: str,
-        call: Callable[[_ShopApiClient], _T],
-        *,
-        not_found: type[PaymentGatewayError],
-    ) -> _T:
-        client = _ShopApiClient(self._shop_id, self._secret_key, self._api_url, self._timeout, self._user_agent)
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(functools.partial(call, client)), self._deadline)
-        except TimeoutError as exc:
-            raise PaymentGatewayUnavailable(f"YooKassa: {what}: no answer within {self._deadline:g} s") from exc
-        except Exception as exc:  # the SDK's failures come in many shapes; none may leave this adapter
-            raise _translate(what, exc, client.last_status, not_found) from exc
+
+def _validate_with_sdk(body: Mapping[str, Any]) -> None:
+    """Runs ``body`` through the SDK's public request model; refuses it if the SDK does, or if
+    the SDK's reading of it differs from ours (a rounded amount, a dropped key)."""
+    try:
+        model = SdkPaymentRequest(dict(body))
+        model.validate()
+        seen = dict(model)
+    except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
+        raise PaymentGatewayRejected(f"YooKassa: create payment: invalid request: {exc}") from exc
+    difference = _difference(body, seen, "")
+    if difference is not None:
+        raise PaymentGatewayRejected(f"YooKassa: create payment: the SDK reads the request differently at {difference}")
 
 
-def _translate(what: str, exc: Exception, status: int | None, not_found: type[PaymentGatewayError]) -> PaymentGatewayError:
-    """The port's error for whatever the SDK raised; ``status`` is the HTTP status of the answer,
-    or ``None`` when none arrived."""
-    if isinstance(exc, ApiError) and status is not None:  # YooKassa answered with a JSON error
-        message = f"YooKassa: {what}: HTTP {status}{_api_error_detail(exc)}"
-        if status == 404:
-            return not_found(message)
-        if status in _REJECTED_STATUSES:
-            return PaymentGatewayRejected(message)
-        return PaymentGatewayUnavailable(message)  # 202 still processing, 429, 5xx
-    where = f"HTTP {status}" if status is not None else "no answer"
-    transport = _transport_error(exc)
-    if transport is not None:  # refused, timed out, reset, a non-JSON page, retries exhausted
-        return PaymentGatewayUnavailable(f"YooKassa: {what}: {where}: {type(transport).__name__}: {transport}")
-    if status is None and isinstance(exc, (ValueError, TypeError)):  # the SDK refused to send our request
-        return PaymentGatewayRejected(f"YooKassa: {what}: invalid request: {exc}")
-    return PaymentGatewayUnavailable(f"YooKassa: {what}: {where}: {type(exc).__name__}: {exc}")
+def _difference(ours: object, sdk: object, where: str) -> str | None:
+    """The first place where the SDK's serialisation ``sdk`` disagrees with ``ours``; None if they
+    agree. The SDK adds empty defaults (``transfers: []``) and writes numbers its own way
+    (``"1.0"`` for ``"1.00"``): those are not disagreements."""
+    if isinstance(ours, Mapping):
+        if not isinstance(sdk, Mapping):
+            return where or "the body"
+        extra = [k for k, v in sdk.items() if k not in ours and v not in (None, [], {})]
+        if extra:
+            return f"{where}.{extra[0]}" if where else str(extra[0])
+        for key, value in ours.items():
+            found = _difference(value, sdk.get(key), f"{where}.{key}" if where else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(ours, list):
+        if not isinstance(sdk, list) or len(sdk) != len(ours):
+            return where
+        for n, (mine, theirs) in enumerate(zip(ours, sdk, strict=True)):
+            found = _difference(mine, theirs, f"{where}[{n}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(ours, str) and isinstance(sdk, str) and ours != sdk:
+        return None if _same_number(ours, sdk) else where
+    return None if type(ours) is type(sdk) and ours == sdk else where
 
 
-def _transport_error(exc: BaseException) -> requests.RequestException | None:
-    """The requests exception behind ``exc``: the SDK hides a failed connection behind an
-    ``AttributeError`` raised while handling it."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return None
-        if isinstance(seen, requests.RequestException):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _api_error_detail(exc: ApiError) -> str:
-    if not isinstance(exc.content, Mapping):
-        return ""
-    content = exc.content
-    parts = [str(content[k]) for k in ("code", "description", "parameter") if content.get(k)]
-    if content.get("id"):
-        parts.append(f"error id {content['id']}")
-    return ": " + "; ".join(parts) if parts else ""
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return Decimal(a) == Decimal(b)
+    except InvalidOperation:
+        return False
 
 
 def _payment_from(raw: object) -> Payment:
@@ -253,11 +172,14 @@ def _payment_from(raw: object) -> Payment:
         payment_id = raw.get("id")
         if not isinstance(payment_id, str) or not _PAYMENT_ID.fullmatch(payment_id):
             raise ValueError(f"bad payment id {payment_id!r}")
-        status = PaymentStatus(raw.get("status"))
+        status = PaymentStatus(_text(raw.get("status")))
         amount = raw.get("amount")
         if not isinstance(amount, Mapping):
             raise ValueError("no amount")
-        money = Money.parse(amount.get("value"), Currency(amount.get("currency")))
+        value, currency = amount.get("value"), amount.get("currency")
+        if not isinstance(value, str) or not isinstance(currency, str):
+            raise ValueError(f"bad amount {dict(amount)!r}")
+        money = Money.parse(value, Currency(currency))
         confirmation = raw.get("confirmation")
         url = confirmation.get("confirmation_url") if isinstance(confirmation, Mapping) else None
     except (ValueError, TypeError, DomainError) as exc:
@@ -271,10 +193,19 @@ def _payment_from(raw: object) -> Payment:
     )
 
 
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
 def _purchase_id(metadata: object) -> PurchaseId | None:
     if not isinstance(metadata, Mapping):
         return None
+    value = metadata.get("purchase_id")
+    if not isinstance(value, str):
+        return None
     try:
-        return PurchaseId.parse(metadata.get("purchase_id"))  # type: ignore[no-any-return]
+        return PurchaseId.parse(value)
     except DomainError:
         return None

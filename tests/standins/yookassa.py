@@ -5,7 +5,9 @@ Serve ``YooKassaStandIn(...).app`` with ``tests.standins.server.serve_asgi`` and
 
 Modelled on YooKassa's public documentation:
 
-* ``POST /v3/payments``: HTTP Basic auth with ``shop_id:secret_key`` (401 otherwise); an
+* ``POST /v3/payments``: HTTP Basic auth with ``shop_id:secret_key`` or another credential pair
+  the test added (``credentials=``, ``add_credentials``: a payout gateway's agent id and secret,
+  say); 401 otherwise. Each account sees only its own payments and idempotence keys. An
   ``Idempotence-Key`` header (1-64 characters) is required. A repeat with the same key and the
   same body replays the first answer (no second payment); the same key with a different body is
   a 400. The amount (``"4990.00"``: a string, up to two decimals, positive), the description
@@ -13,12 +15,15 @@ Modelled on YooKassa's public documentation:
   items with description, quantity, amount and ``vat_code``; items summing to the amount) are
   validated; anything wrong is a 400 ``invalid_request``. ``require_receipt=True`` refuses
   payments without a receipt, like a shop on the standard tax scheme.
-* ``GET /v3/payments/{id}``: the payment as it is now, 404 ``not_found`` for an unknown id.
+* ``GET /v3/payments/{id}``: the payment as it is now, 404 ``not_found`` for an unknown id (or
+  one that belongs to another account).
 
 Payments start ``pending`` and move only when the test says so (``succeed``, ``cancel``); a final
 state never changes back. ``capture: false`` is accepted but not modelled (``succeed`` captures).
-Faults (``fail_next``, ``hang_next``) hit the next requests of any kind, before authentication,
-like a failing proxy or server in front of the API.
+Faults (``fail_next``, ``hang_next``, ``processing_next``) hit the next requests of any kind, before
+authentication, like a failing proxy or server in front of the API. ``processing_next`` answers
+HTTP 202 ("accepted, still processing", with ``retry_after`` in milliseconds), by default after
+doing the work, so a repeat with the same key gets the stored answer.
 
 All state lives in the event loop that serves the app: call the control methods from that loop.
 """
@@ -33,7 +38,7 @@ import re
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -68,6 +73,8 @@ class LoggedRequest:
     path: str
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON; the raw text when it is not JSON; None when empty
+    client: tuple[str, int] | None = None  # the client's address and port: one port, one TCP connection
+    account_id: str | None = None  # whose valid credentials it carried; None when unauthenticated
 
 
 @dataclass
@@ -75,7 +82,7 @@ class _Fault:
     status: int | None = None  # an error answer; None for a hang
     body: str | dict[str, Any] | list[Any] | None = None
     seconds: float = 0.0
-    process: bool = False  # hang after doing the work (the answer is lost) instead of before
+    process: bool = False  # do the work first, then hang (the answer is lost) or answer ``status``
 
 
 @dataclass
@@ -97,27 +104,31 @@ class YooKassaStandIn:
 
     Inspect ``payments`` (id -> the payment's JSON as the API returns it), ``requests_log``
     (every request, faults included), ``create_count`` (payments actually created) and
-    ``abandoned`` (hung requests whose client gave up and disconnected)."""
+    ``abandoned`` (hung requests whose client gave up and disconnected). ``owners`` maps a payment
+    id to the account that created it."""
 
     def __init__(
         self,
         shop_id: str = "123456",
         secret_key: str = "test_secret_key",
         *,
+        credentials: Mapping[str, str] | None = None,
         require_receipt: bool = False,
         test: bool = True,
         confirmation_base: str = "https://yoomoney.ru/checkout/payments/v2/contract",
     ) -> None:
         self.shop_id = shop_id
         self.secret_key = secret_key
+        self.credentials: dict[str, str] = {shop_id: secret_key, **(credentials or {})}
         self.require_receipt = require_receipt
         self.test = test
         self.confirmation_base = confirmation_base
         self.payments: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, str] = {}
         self.requests_log: list[LoggedRequest] = []
         self.create_count = 0
         self.abandoned = 0
-        self._idempotent: dict[str, _Idempotent] = {}
+        self._idempotent: dict[tuple[str, str], _Idempotent] = {}  # (account id, key)
         self._faults: deque[_Fault] = deque()
         self.app = Starlette(
             routes=[
@@ -128,7 +139,13 @@ class YooKassaStandIn:
 
     # ---- controls -------------------------------------------------------------------------
 
-    def fail_next(self, status_code: int, times: int = 1, *, body: str | dict[str, Any] | list[Any] | None = None) -> None:
+    def add_credentials(self, account_id: str, secret_key: str) -> None:
+        """Another account (a payout gateway's agent id and secret, say) may call the API too."""
+        self.credentials[account_id] = secret_key
+
+    def fail_next(
+        self, status_code: int, times: int = 1, *, body: str | dict[str, Any] | list[Any] | None = None
+    ) -> None:
         """The next ``times`` requests get ``status_code`` without being processed. ``body``:
         None for YooKassa's JSON error, a string for a text/html page (a proxy's 502), a dict or
         list for any JSON (a 200 with a broken payment, say)."""
@@ -140,6 +157,15 @@ class YooKassaStandIn:
         not processed at all; with ``process=True`` it is processed first and only the answer is
         held back (a payment the client never heard of)."""
         self._faults.extend(_Fault(seconds=seconds, process=process) for _ in range(times))
+
+    def processing_next(self, times: int = 1, *, retry_after_ms: int | None = 100, process: bool = True) -> None:
+        """The next ``times`` requests get HTTP 202 "accepted, still processing" with
+        ``retry_after`` (milliseconds; left out when None). With ``process=True`` the request is
+        processed first, as YooKassa does: a repeat with the same key gets the stored answer."""
+        body: dict[str, Any] = {"type": "processing", "description": "Request accepted but not processed yet"}
+        if retry_after_ms is not None:
+            body["retry_after"] = retry_after_ms
+        self._faults.extend(_Fault(status=202, body=body, process=process) for _ in range(times))
 
     def succeed(self, payment_id: str) -> dict[str, Any]:
         """The buyer paid (captured). A canceled payment stays canceled."""
@@ -160,7 +186,13 @@ class YooKassaStandIn:
                 "id": payment_id,
                 "saved": False,
                 "title": "Bank card *4444",
-                "card": {"first6": "555555", "last4": "4444", "expiry_month": "12", "expiry_year": "2030", "card_type": "MasterCard"},
+                "card": {
+                    "first6": "555555",
+                    "last4": "4444",
+                    "expiry_month": "12",
+                    "expiry_year": "2030",
+                    "card_type": "MasterCard",
+                },
             },
             authorization_details={"rrn": "603668680243", "auth_code": "000000", "three_d_secure": {"applied": False}},
         )
@@ -168,7 +200,9 @@ class YooKassaStandIn:
             payment["receipt_registration"] = "succeeded"
         return payment
 
-    def cancel(self, payment_id: str, reason: str = "expired_on_confirmation", party: str = "yoo_money") -> dict[str, Any]:
+    def cancel(
+        self, payment_id: str, reason: str = "expired_on_confirmation", party: str = "yoo_money"
+    ) -> dict[str, Any]:
         """The payment is canceled. A succeeded payment stays succeeded."""
         payment = self.payments[payment_id]
         if payment["status"] in _FINAL:
@@ -197,22 +231,34 @@ class YooKassaStandIn:
     async def _find(self, request: Request) -> Response:
         return await self._handle(request, self._do_find)
 
-    async def _handle(self, request: Request, work: Callable[[Request, bytes, Any], Response]) -> Response:
+    async def _handle(self, request: Request, work: Callable[[Request, str, Any], Response]) -> Response:
         raw = await request.body()
         body = _parse_body(raw)
+        account = self._account(request)
+        client = request.scope.get("client")
         self.requests_log.append(
-            LoggedRequest(request.method, request.url.path, {k.lower(): v for k, v in request.headers.items()}, body)
+            LoggedRequest(
+                request.method,
+                request.url.path,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+                (str(client[0]), int(client[1])) if client else None,
+                account,
+            )
         )
         fault = self._faults.popleft() if self._faults else None
-        if fault is not None and fault.status is not None:
+        if fault is not None and fault.status is not None and not fault.process:
             return _fault_response(fault)
-        if fault is not None and not fault.process:
-            if await self._hang(request, fault.seconds):
-                return Response(status_code=499)  # nobody is listening any more
-        if not self._authorized(request):
-            response: Response = _error(401, "invalid_credentials", "Authentication by given credentials failed", "Authorization")
+        if fault is not None and not fault.process and await self._hang(request, fault.seconds):
+            return Response(status_code=499)  # nobody is listening any more
+        if account is None:
+            response: Response = _error(
+                401, "invalid_credentials", "Authentication by given credentials failed", "Authorization"
+            )
         else:
-            response = work(request, raw, body)
+            response = work(request, account, body)
+        if fault is not None and fault.status is not None:
+            return _fault_response(fault)  # processed, but the answer says "still processing"
         if fault is not None and fault.process:
             await self._hang(request, fault.seconds)
         return response
@@ -222,47 +268,59 @@ class YooKassaStandIn:
         self.abandoned += abandoned
         return abandoned
 
-    def _authorized(self, request: Request) -> bool:
+    def _account(self, request: Request) -> str | None:
+        """The account whose credentials the request carries, checked on every request; None when
+        they are missing or wrong."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
-            return False
+            return None
         try:
             decoded = base64.b64decode(token, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return False
-        shop_id, _, secret = decoded.partition(":")
-        return secrets.compare_digest(shop_id.encode(), self.shop_id.encode()) and secrets.compare_digest(
-            secret.encode(), self.secret_key.encode()
-        )
+            return None
+        account_id, _, secret = decoded.partition(":")
+        expected = self.credentials.get(account_id)
+        if expected is None or not secrets.compare_digest(secret.encode(), expected.encode()):
+            return None
+        return account_id
 
-    def _do_find(self, request: Request, raw: bytes, body: Any) -> Response:
-        payment = self.payments.get(request.path_params["payment_id"])
-        if payment is None:
-            return _error(404, "not_found", "Incorrect payment_id. Payment doesn't exist or access denied.", "payment_id")
+    def _do_find(self, request: Request, account: str, body: Any) -> Response:
+        payment_id = request.path_params["payment_id"]
+        payment = self.payments.get(payment_id)
+        if payment is None or self.owners.get(payment_id) != account:
+            return _error(
+                404, "not_found", "Incorrect payment_id. Payment doesn't exist or access denied.", "payment_id"
+            )
         return JSONResponse(payment)
 
-    def _do_create(self, request: Request, raw: bytes, body: Any) -> Response:
+    def _do_create(self, request: Request, account: str, body: Any) -> Response:
         key = request.headers.get("idempotence-key")
         if not key or len(key) > 64:
-            return _error(400, "invalid_request", "Idempotence-Key header is missing or longer than 64 characters", "Idempotence-Key")
+            return _error(
+                400,
+                "invalid_request",
+                "Idempotence-Key header is missing or longer than 64 characters",
+                "Idempotence-Key",
+            )
         if not isinstance(body, dict):
             return _error(400, "invalid_request", "Request body is not a JSON object")
         fingerprint = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        seen = self._idempotent.get(key)
+        seen = self._idempotent.get((account, key))
         if seen is not None:
             if seen.fingerprint != fingerprint:
                 return _error(400, "invalid_request", "Idempotence key duplicated", "Idempotence-Key")
             return JSONResponse(copy.deepcopy(seen.answer), status_code=seen.status)
         try:
-            payment = self._new_payment(body)
+            payment = self._new_payment(body, account)
         except _Invalid as exc:
             return _error(400, "invalid_request", exc.description, exc.parameter)
         self.payments[payment["id"]] = payment
+        self.owners[payment["id"]] = account
         self.create_count += 1
-        self._idempotent[key] = _Idempotent(fingerprint, 200, copy.deepcopy(payment))
+        self._idempotent[(account, key)] = _Idempotent(fingerprint, 200, copy.deepcopy(payment))
         return JSONResponse(payment)
 
-    def _new_payment(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _new_payment(self, body: dict[str, Any], account: str) -> dict[str, Any]:
         amount = _amount(body.get("amount"), "amount")
         confirmation = body.get("confirmation")
         if confirmation is not None:
@@ -292,7 +350,7 @@ class YooKassaStandIn:
             "amount": {"value": f"{amount[0]:.2f}", "currency": amount[1]},
             "created_at": _now(),
             "metadata": dict(metadata) if isinstance(metadata, dict) else {},
-            "recipient": {"account_id": self.shop_id, "gateway_id": "1000001"},
+            "recipient": {"account_id": account, "gateway_id": "1000001"},
             "refundable": False,
             "test": self.test,
         }
@@ -366,7 +424,9 @@ def _check_receipt(receipt: Any, amount: tuple[Decimal, str]) -> None:
         if currency != amount[1]:
             raise _Invalid("Receipt item currency differs from the payment's", f"{where}.amount.currency")
         vat_code = item.get("vat_code")
-        if receipt.get("tax_system_code") is None and (isinstance(vat_code, bool) or not isinstance(vat_code, int) or not 1 <= vat_code <= 12):
+        if receipt.get("tax_system_code") is None and (
+            isinstance(vat_code, bool) or not isinstance(vat_code, int) or not 1 <= vat_code <= 12
+        ):
             raise _Invalid("Receipt item vat_code is required", f"{where}.vat_code")
         total += value * quantity
     if total != amount[0]:
