@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test test-explore lint bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The property tests randomized, with ten times the examples; failures are kept in .hypothesis/
+# and replayed first on the next run.
+test-explore: install
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest tests/property $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

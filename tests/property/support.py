@@ -1,5 +1,6 @@
-"""Shared settings of the property tests: deterministic and bounded, so the folder runs fast and
-the same way every time."""
+"""Shared settings of the property tests. Under the ``ci`` profile (the default, see
+``tests/conftest.py``) they are deterministic and bounded, so the folder runs fast and the same
+way every time; under ``explore`` they are randomized and run ten times the examples."""
 
 from __future__ import annotations
 
@@ -7,20 +8,31 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 T = TypeVar("T")
 
+BASELINE_PROFILE = "ci"
+
+
+def _example_scale() -> float:
+    """The active profile's example budget relative to the ``ci`` profile's: 1 under ``ci``, 10
+    under ``explore``."""
+    if settings.get_current_profile_name() == "default":
+        raise RuntimeError(
+            "no Hypothesis profile is loaded: run the property tests with pytest, whose tests/conftest.py "
+            "loads the one HYPOTHESIS_PROFILE names"
+        )
+    return settings.default.max_examples / settings.get_profile(BASELINE_PROFILE).max_examples
+
 
 def deterministic(max_examples: int) -> settings:
-    return settings(
-        derandomize=True,
-        database=None,
-        deadline=None,
-        max_examples=max_examples,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        print_blob=False,
-    )
+    """The settings of a property test that runs ``max_examples`` examples under ``ci``. Everything
+    but the number of examples comes from the active Hypothesis profile (derandomized without an
+    example database under ``ci``; randomized, with the database and ``print_blob``, under
+    ``explore``), and the number is scaled by that profile's budget. Evaluated when the test module
+    is imported, after ``tests/conftest.py`` loaded the profile."""
+    return settings(max_examples=max(1, round(max_examples * _example_scale())))
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
