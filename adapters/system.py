@@ -6,13 +6,15 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 
+from application.ports.system import Clock, IdGenerator
 
-class UtcClock:
+
+class UtcClock(Clock):
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-class RandomIdGenerator:
+class RandomIdGenerator(IdGenerator):
     def new_uuid(self) -> uuid.UUID:
         return uuid.uuid4()
 

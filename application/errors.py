@@ -7,4 +7,8 @@ class CustomerNotRegistered(ApplicationError):
 
 
 class CustomerBlacklisted(ApplicationError):
-    """The user is on the blacklist: no answers, no purchases."""
+    """The access policy shuts this person out: no answers, no purchases."""
+
+
+class NotAuthorized(ApplicationError):
+    """The actor may not do this (an admin action asked for by somebody who is not an admin)."""

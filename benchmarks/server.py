@@ -62,7 +62,7 @@ async def serve(settings: Settings, host: str, port: int, profile: str | None) -
     await upgrade_to_head(settings.database_url)
     container = make_container(settings)
     bot = await container.get(Bot)
-    dispatcher = make_dispatcher(container, settings)
+    dispatcher = await make_dispatcher(container, settings)
     routes: list[BaseRoute] = [Route("/bench/bare", bare, methods=["POST"])]
     if profile:
         routes += Profiler(profile).routes()

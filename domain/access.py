@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.errors import InvalidValue
-from domain.ids import AccessGrantId, CustomerId, PurchaseId
+from domain.events import CourseLinkPassedOn, DomainEvent
+from domain.ids import AccessGrantId, CustomerId, PurchaseId, TelegramId
 
 
 @dataclass(slots=True)
@@ -21,6 +22,7 @@ class AccessGrant:
     issued_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.invite_link:
@@ -37,3 +39,11 @@ class AccessGrant:
             return False
         self.revoked_at = at
         return True
+
+    def passed_on(self, joiner: TelegramId) -> None:
+        """Somebody who may not be in the course chat joined by this link."""
+        self.events.append(CourseLinkPassedOn(self.id, self.customer_id, joiner))
+
+    def pull_events(self) -> list[DomainEvent]:
+        events, self.events = self.events, []
+        return events

@@ -39,6 +39,11 @@ class Customer:
         if self.username is not None:
             self.username = self.username[:64] or None
 
+    @property
+    def display_name(self) -> str:
+        """How a customer is named to the shop's admins: first name and @username."""
+        return self.first_name + (f" @{self.username}" if self.username else "")
+
     def update_profile(self, username: str | None, first_name: str, language: Language) -> None:
         self.username = (username or None) and username[:64]
         self.first_name = (first_name or "")[:128]
@@ -49,7 +54,7 @@ class AttributionRefused(enum.StrEnum):
     ALREADY_ATTRIBUTED = "already_attributed"
     SELF_REFERRAL = "self_referral"
     CYCLE = "cycle"
-    REFERRER_BLACKLISTED = "referrer_blacklisted"
+    REFERRER_NOT_ALLOWED = "referrer_not_allowed"  # the access policy shuts the referrer out
     ALREADY_PAID = "already_paid"
 
 
@@ -65,7 +70,7 @@ def attribute(
     referrer: Customer,
     referrer_chain: ReferralChain,
     *,
-    referrer_blacklisted: bool,
+    referrer_may_refer: bool,
     customer_has_paid: bool,
     at: datetime,
 ) -> AttributionRefused | None:
@@ -73,7 +78,8 @@ def attribute(
 
     Returns ``None`` when the attribution was made, else the reason it was refused (and the
     customer is left unchanged). A customer who has already paid is never attributed after the
-    fact, so no referrer is credited for a sale they did not bring.
+    fact, so no referrer is credited for a sale they did not bring. ``referrer_may_refer`` is the
+    access policy's word on the referrer (``AccessPolicy.may_refer``).
     """
     if customer.referrer_id is not None:
         return AttributionRefused.ALREADY_ATTRIBUTED
@@ -81,8 +87,8 @@ def attribute(
         return AttributionRefused.SELF_REFERRAL
     if customer.id in referrer_chain.ancestors:
         return AttributionRefused.CYCLE
-    if referrer_blacklisted:
-        return AttributionRefused.REFERRER_BLACKLISTED
+    if not referrer_may_refer:
+        return AttributionRefused.REFERRER_NOT_ALLOWED
     if customer_has_paid:
         return AttributionRefused.ALREADY_PAID
     customer.referrer_id = referrer.id

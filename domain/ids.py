@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Self
 from uuid import UUID
 
 from domain.errors import InvalidValue
@@ -18,7 +19,7 @@ class _UuidId:
             raise InvalidValue(f"{type(self).__name__} needs a UUID, got {self.value!r}")
 
     @classmethod
-    def parse(cls, text: str):  # type: ignore[no-untyped-def]
+    def parse(cls, text: str) -> Self:
         try:
             return cls(UUID(str(text)))
         except (ValueError, AttributeError, TypeError) as exc:

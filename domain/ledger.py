@@ -9,13 +9,12 @@ unique across the ledger, so one event can never be counted twice.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain.errors import InvalidValue
 from domain.ids import CustomerId, LedgerEntryId, PurchaseId
-from domain.money import Currency, Money, Percent
+from domain.money import Money, Percent
 from domain.purchase import Purchase, PurchaseStatus
 
 
@@ -61,6 +60,7 @@ class LedgerEntry:
 
 
 def credit_key(purchase_id: PurchaseId) -> str:
+    """The commission a paid purchase earned its buyer's referrer."""
     return f"credit:{purchase_id}"
 
 
@@ -87,10 +87,3 @@ def referral_credit(
         created_at=at,
         purchase_id=purchase.id,
     )
-
-
-def balance(entries: Iterable[LedgerEntry], currency: Currency) -> Money:
-    total = Money.zero(currency)
-    for entry in entries:
-        total = total + entry.amount
-    return total

@@ -8,19 +8,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.errors import InvalidValue
-from domain.ids import OutboxMessageId
+from domain.ids import AccessGrantId, OutboxMessageId, PurchaseId, TelegramId
 
 
 class OutboxKind(enum.StrEnum):
-    GRANT_ACCESS = "access.grant"  # issue the buyer's invite link, then message it by Telegram and email
-    TELEGRAM_MESSAGE = "telegram.message"
+    GRANT_ACCESS = "access.grant"  # issue the buyer's invite link, then send it by Telegram and email
+    TELEGRAM_NOTICE = "telegram.notice"  # a typed notice, rendered in the recipient's language on delivery
+    EMAIL_NOTICE = "email.notice"
+    TELEGRAM_MESSAGE = "telegram.message"  # a text written already (kept for messages queued before notices)
     EMAIL_MESSAGE = "email.message"
 
 
 @dataclass(slots=True)
 class OutboxMessage:
     """``key`` names the event that caused the message and is unique: writing the same event
-    twice stores one message. It is also the idempotency key handed to the provider."""
+    twice stores one message. It is also the idempotency key handed to a provider that takes one
+    (email). Telegram takes none, so a Telegram message is delivered **at least once**: if the
+    process dies after Telegram accepted a message and before its delivery was recorded, it is
+    sent again."""
 
     id: OutboxMessageId
     key: str
@@ -61,3 +66,55 @@ class OutboxMessage:
 
 def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** min(attempts, 20), 600))
+
+
+# --- keys: one function per event a message records ---------------------------------------------
+# A key names the business event and the recipient, so that recording the same event twice
+# queues one message. Changing a key's shape would let an event recorded before and after the
+# change queue two messages: keep them stable.
+
+
+def access_grant_key(purchase_id: PurchaseId) -> str:
+    """Issuing the buyer's link for a paid purchase."""
+    return f"purchase:{purchase_id}:access"
+
+
+def access_link_telegram_key(grant_key: str) -> str:
+    """The link issued for ``grant_key``, sent by Telegram."""
+    return f"{grant_key}:telegram"
+
+
+def access_link_email_key(grant_key: str) -> str:
+    """The link issued for ``grant_key``, sent by email."""
+    return f"{grant_key}:email"
+
+
+def sale_notice_key(purchase_id: PurchaseId) -> str:
+    """The admins' note about a sale."""
+    return f"purchase:{purchase_id}"
+
+
+def referrer_credit_notice_key(purchase_id: PurchaseId) -> str:
+    """The referrer's note about the commission a purchase earned them."""
+    return f"purchase:{purchase_id}:referrer"
+
+
+def payment_canceled_notice_key(purchase_id: PurchaseId) -> str:
+    return f"purchase:{purchase_id}:canceled"
+
+
+def duplicate_payment_notice_key(purchase_id: PurchaseId) -> str:
+    return f"purchase:{purchase_id}:duplicate"
+
+
+def payment_mismatch_notice_key(purchase_id: PurchaseId, payment_id: str) -> str:
+    return f"purchase:{purchase_id}:mismatch:{payment_id}"
+
+
+def link_passed_on_notice_key(grant_id: AccessGrantId, joiner: TelegramId) -> str:
+    return f"grant:{grant_id}:intruder:{joiner}"
+
+
+def admin_copy_key(key: str, admin_id: TelegramId) -> str:
+    """One admin's copy of the message ``key`` that goes to every admin."""
+    return f"{key}:admin:{admin_id}"

@@ -14,23 +14,32 @@ from aiogram.client.telegram import TelegramAPIServer
 from dishka import STRICT_VALIDATION, AnyOf, AsyncContainer, Provider, Scope, make_async_container, provide
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.catalog import MessageCatalog
+from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
 from adapters.resend.sender import ResendEmailSender
 from adapters.sql.engine import create_engine, make_session_factory
+from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from adapters.system import RandomIdGenerator, UtcClock
 from adapters.telegram import TelegramCourseAccess, TelegramNotifier
 from adapters.yookassa.gateway import YooKassaPaymentGateway
+from application.bus import EventHandler, MessageBus
+from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher, OutboxHandler
+from application.handlers import EVENT_HANDLERS, handler_classes
 from application.ports.messaging import CourseAccess, EmailSender, Notifier
 from application.ports.payment_gateway import PaymentGateway
+from application.ports.readers import BlacklistReader, ReferralReader
+from application.ports.rendering import NoticeRenderer
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
+from application.services.gatekeeper import Gatekeeper
 from application.services.outbox import OutboxWriter
 from application.services.payments import PaymentRecorder
 from application.terms import ShopTerms
 from application.use_cases.ban_user import BanUser
-from application.use_cases.check_blacklist import IsBlacklisted
+from application.use_cases.check_blacklist import MayUseBot
 from application.use_cases.confirm_payment import ConfirmPayment
 from application.use_cases.deliver_outbox import DeliverOutbox
 from application.use_cases.record_course_join import RecordCourseJoin
@@ -38,8 +47,11 @@ from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCustomer
 from application.use_cases.start_checkout import StartCheckout
 from application.use_cases.unban_user import UnbanUser
+from domain.outbox import OutboxKind
+from domain.policy import AccessPolicy
 from entrypoints.config import Settings
 from entrypoints.http.client_address import SourcePolicy
+from entrypoints.wiring import build
 
 
 class SettingsProvider(Provider):
@@ -59,6 +71,18 @@ class SettingsProvider(Provider):
     def yookassa_sources(self, settings: Settings) -> SourcePolicy:
         return SourcePolicy(settings.yookassa_trusted_networks, settings.trusted_proxies)
 
+    @provide(scope=Scope.APP)
+    def policy(self, terms: ShopTerms) -> AccessPolicy:
+        return AccessPolicy(terms.admin_ids)
+
+    @provide(scope=Scope.APP)
+    def catalog(self) -> MessageCatalog:
+        return MessageCatalog.load()
+
+    @provide(scope=Scope.APP)
+    def renderer(self, catalog: MessageCatalog) -> NoticeRenderer:
+        return CatalogNoticeRenderer(catalog)
+
 
 class DatabaseProvider(Provider):
     @provide(scope=Scope.APP)
@@ -74,6 +98,14 @@ class DatabaseProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self, sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:
         return SqlaUnitOfWork(sessions)
+
+    @provide(scope=Scope.APP)
+    def referral_reader(self, engine: AsyncEngine) -> ReferralReader:
+        return SqlReferralReader(engine)
+
+    @provide(scope=Scope.APP)
+    def blacklist_reader(self, engine: AsyncEngine) -> BlacklistReader:
+        return SqlBlacklistReader(engine)
 
 
 class SystemProvider(Provider):
@@ -104,14 +136,16 @@ class TelegramProvider(Provider):
 
 class PaymentsProvider(Provider):
     @provide(scope=Scope.APP)
-    def gateway(self, settings: Settings) -> PaymentGateway:
+    async def gateway(self, settings: Settings) -> AsyncIterator[PaymentGateway]:
         assert settings.yookassa_shop_id and settings.yookassa_secret_key
-        return YooKassaPaymentGateway(
+        gateway = YooKassaPaymentGateway(
             settings.yookassa_shop_id,
             settings.yookassa_secret_key.get_secret_value(),
             api_url=settings.yookassa_api_url,
             vat_code=settings.yookassa_vat_code,
         )
+        yield gateway
+        await gateway.aclose()
 
 
 class EmailProvider(Provider):
@@ -139,10 +173,62 @@ class FakeOutsideWorldProvider(Provider):
     course = provide(FakeCourseAccess, provides=AnyOf[FakeCourseAccess, CourseAccess])
 
 
-def _use_cases() -> Provider:
-    provider = Provider(scope=Scope.REQUEST)
-    for cls in (
-        OutboxWriter,
+class ReactionsProvider(Provider):
+    """The message bus with the handlers ``application.handlers.EVENT_HANDLERS`` lists, and the
+    outbox's dispatcher with the handlers ``application.delivery.OUTBOX_HANDLERS`` lists. A
+    handler's constructor may ask for any of the parts these two factories take."""
+
+    @provide(scope=Scope.APP)
+    def bus(
+        self,
+        outbox: OutboxWriter,
+        clock: Clock,
+        ids: IdGenerator,
+        terms: ShopTerms,
+        policy: AccessPolicy,
+        gatekeeper: Gatekeeper,
+    ) -> MessageBus:
+        parts = {
+            OutboxWriter: outbox,
+            Clock: clock,
+            IdGenerator: ids,
+            ShopTerms: terms,
+            AccessPolicy: policy,
+            Gatekeeper: gatekeeper,
+        }
+        built: dict[type, EventHandler] = {cls: build(cls, parts) for cls in handler_classes()}
+        return MessageBus({event: [built[cls] for cls in classes] for event, classes in EVENT_HANDLERS.items()})
+
+    @provide(scope=Scope.REQUEST)
+    def outbox_dispatcher(
+        self,
+        uow: UnitOfWork,
+        notifier: Notifier,
+        email: EmailSender,
+        renderer: NoticeRenderer,
+        access: AccessIssuer,
+        gatekeeper: Gatekeeper,
+        outbox: OutboxWriter,
+        terms: ShopTerms,
+    ) -> OutboxDispatcher:
+        parts = {
+            UnitOfWork: uow,
+            Notifier: notifier,
+            EmailSender: email,
+            NoticeRenderer: renderer,
+            AccessIssuer: access,
+            Gatekeeper: gatekeeper,
+            OutboxWriter: outbox,
+            ShopTerms: terms,
+        }
+        handlers: dict[OutboxKind, OutboxHandler] = {kind: build(cls, parts) for kind, cls in OUTBOX_HANDLERS.items()}
+        return OutboxDispatcher(handlers)
+
+
+def _application() -> Provider:
+    provider = Provider(scope=Scope.APP)
+    provider.provide_all(OutboxWriter, Gatekeeper)
+    provider.provide_all(
         AccessIssuer,
         PaymentRecorder,
         RegisterCustomer,
@@ -152,15 +238,15 @@ def _use_cases() -> Provider:
         GetReferralSummary,
         BanUser,
         UnbanUser,
-        IsBlacklisted,
+        MayUseBot,
         RecordCourseJoin,
-    ):
-        provider.provide(cls)
+        scope=Scope.REQUEST,
+    )
     return provider
 
 
 def providers(settings: Settings, *, offline: bool = False) -> list[Provider]:
-    core = [SettingsProvider(settings), DatabaseProvider(), SystemProvider(), _use_cases()]
+    core = [SettingsProvider(settings), DatabaseProvider(), SystemProvider(), ReactionsProvider(), _application()]
     if offline:
         return [*core, FakeOutsideWorldProvider()]
     return [*core, TelegramProvider(), PaymentsProvider(), EmailProvider()]

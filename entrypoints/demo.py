@@ -118,7 +118,7 @@ async def run_demo(host: str, port: int, *, once: bool, out: Callable[[str], Non
     notifier = await container.get(RecordingNotifier)
     email = await container.get(RecordingEmailSender)
     course = await container.get(FakeCourseAccess)
-    dispatcher = make_dispatcher(container, settings)
+    dispatcher = await make_dispatcher(container, settings)
     app = build_http_app(
         container,
         settings,

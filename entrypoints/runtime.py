@@ -11,6 +11,7 @@ from dishka.integrations.aiogram import setup_dishka as setup_aiogram_dishka
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from adapters.catalog import MessageCatalog
 from adapters.sql import current_revision, head_revision, upgrade_to_head
 from entrypoints.bot.dispatcher import build_dispatcher, set_bot_commands
 from entrypoints.bot.storage import make_events_isolation, make_storage
@@ -40,11 +41,12 @@ async def check_schema(container: AsyncContainer) -> None:
         )
 
 
-def make_dispatcher(container: AsyncContainer, settings: Settings) -> Dispatcher:
+async def make_dispatcher(container: AsyncContainer, settings: Settings) -> Dispatcher:
     dispatcher = build_dispatcher(
         storage=make_storage(settings.redis_url),
         throttling=make_throttling(settings.redis_url, settings.throttle_rate, settings.throttle_period),
         events_isolation=make_events_isolation(settings.redis_url),
+        catalog=await container.get(MessageCatalog),
     )
     setup_aiogram_dishka(container, router=dispatcher, auto_inject=True)
     return dispatcher
@@ -66,7 +68,7 @@ def build_http_app(
 
     async def register_webhook() -> None:
         if not offline:
-            await set_bot_commands(bot)
+            await set_bot_commands(bot, dispatcher["catalog"])
         if settings.telegram_webhook_url and secret:
             await bot.set_webhook(
                 settings.telegram_webhook_url,
@@ -96,7 +98,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     container = make_container(settings)
     await check_schema(container)
     bot = await container.get(Bot)
-    dispatcher = make_dispatcher(container, settings)
+    dispatcher = await make_dispatcher(container, settings)
     app = build_http_app(container, settings, bot, dispatcher)
     log.info("serving on http://%s:%d", host, port)
     await uvicorn_server(app, host, port).serve()
@@ -106,11 +108,11 @@ async def poll(settings: Settings) -> None:
     container = make_container(settings)
     await check_schema(container)
     bot = await container.get(Bot)
-    dispatcher = make_dispatcher(container, settings)
+    dispatcher = await make_dispatcher(container, settings)
     worker = OutboxWorker(container)
     worker.start()
     try:
-        await set_bot_commands(bot)
+        await set_bot_commands(bot, dispatcher["catalog"])
         await bot.delete_webhook(drop_pending_updates=False)
         await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True)
     finally:

@@ -6,9 +6,10 @@ import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from application.ports.messaging import DeliveryError, LinkButton, OutgoingEmail
+from application.ports.messaging import CourseAccess, DeliveryError, EmailSender, LinkButton, Notifier, OutgoingEmail
 from application.ports.payment_gateway import (
     Payment,
+    PaymentGateway,
     PaymentGatewayUnavailable,
     PaymentNotFound,
     PaymentRequest,
@@ -17,9 +18,10 @@ from domain.ids import TelegramId
 from domain.purchase import PaymentStatus
 
 
-class FakePaymentGateway:
+class FakePaymentGateway(PaymentGateway):
     """Behaves like YooKassa for our purposes: one payment per idempotency key, statuses moved
-    by the test (``succeed``/``cancel``), and an outage switch."""
+    by the test (``succeed``/``cancel``), an outage switch (``available``), and ``lose_answers``:
+    that many calls do their work and then fail as if the answer was lost on the way back."""
 
     def __init__(self, confirmation_url: str = "https://yoomoney.test/checkout/{payment_id}") -> None:
         self.payments: dict[str, Payment] = {}
@@ -28,17 +30,24 @@ class FakePaymentGateway:
         self._confirmation_url = confirmation_url
         self._numbers = itertools.count(1)
         self.available = True
+        self.lose_answers = 0
         self.create_calls = 0
 
     def _check(self) -> None:
         if not self.available:
             raise PaymentGatewayUnavailable("fake payment provider is down")
 
+    def _answer(self, payment: Payment) -> Payment:
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            raise PaymentGatewayUnavailable("fake payment provider: the answer was lost")
+        return payment
+
     async def create_payment(self, request: PaymentRequest) -> Payment:
         self._check()
         self.create_calls += 1
         if request.idempotency_key in self._by_key:
-            return self.payments[self._by_key[request.idempotency_key]]
+            return self._answer(self.payments[self._by_key[request.idempotency_key]])
         payment_id = f"fake-{next(self._numbers):06d}-{str(request.purchase_id)[:8]}"
         payment = Payment(
             payment_id=payment_id,
@@ -50,13 +59,13 @@ class FakePaymentGateway:
         self.payments[payment_id] = payment
         self.requests[payment_id] = request
         self._by_key[request.idempotency_key] = payment_id
-        return payment
+        return self._answer(payment)
 
     async def fetch_payment(self, payment_id: str) -> Payment:
         self._check()
         if payment_id not in self.payments:
             raise PaymentNotFound(payment_id)
-        return self.payments[payment_id]
+        return self._answer(self.payments[payment_id])
 
     def set_status(self, payment_id: str, status: PaymentStatus) -> Payment:
         current = self.payments[payment_id]
@@ -79,10 +88,14 @@ class SentMessage:
     buttons: tuple[LinkButton, ...]
 
 
-class RecordingNotifier:
+class RecordingNotifier(Notifier):
+    """Telegram as far as sending goes. ``lose_answers``: that many sends reach the user and then
+    fail as if Telegram's answer was lost (Telegram has no idempotency key: a retry sends again)."""
+
     def __init__(self) -> None:
         self.sent: list[SentMessage] = []
         self.available = True
+        self.lose_answers = 0
         self.blocked: set[TelegramId] = set()  # users who blocked the bot
 
     async def send_message(self, telegram_id: TelegramId, text: str, buttons: tuple[LinkButton, ...] = ()) -> None:
@@ -91,17 +104,22 @@ class RecordingNotifier:
         if telegram_id in self.blocked:
             raise DeliveryError("Forbidden: bot was blocked by the user", permanent=True)
         self.sent.append(SentMessage(telegram_id, text, tuple(buttons)))
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            raise DeliveryError("fake Telegram: the answer was lost")
 
     def to(self, telegram_id: TelegramId) -> list[SentMessage]:
         return [m for m in self.sent if m.telegram_id == telegram_id]
 
 
-class RecordingEmailSender:
-    """Like Resend: a second send with the same idempotency key sends nothing."""
+class RecordingEmailSender(EmailSender):
+    """Like Resend: a second send with the same idempotency key sends nothing. ``lose_answers``:
+    that many sends are accepted and then fail as if the answer was lost."""
 
     def __init__(self) -> None:
         self.sent: dict[str, OutgoingEmail] = {}
         self.available = True
+        self.lose_answers = 0
         self.calls = 0
 
     async def send(self, email: OutgoingEmail, idempotency_key: str) -> None:
@@ -109,6 +127,9 @@ class RecordingEmailSender:
         if not self.available:
             raise DeliveryError("fake email service is down")
         self.sent.setdefault(idempotency_key, email)
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            raise DeliveryError("fake email service: the answer was lost")
 
 
 @dataclass
@@ -120,8 +141,10 @@ class FakeInvite:
     used_by: set[TelegramId] = field(default_factory=set)
 
 
-class FakeCourseAccess:
-    """The course chat: members, and invite links that admit one member each."""
+class FakeCourseAccess(CourseAccess):
+    """The course chat: members, and invite links that admit one member each. ``lose_answers``:
+    that many invite links are made and then the call fails as if the answer was lost (the link
+    exists in Telegram but we never learn it)."""
 
     def __init__(self) -> None:
         self.invites: dict[str, FakeInvite] = {}
@@ -129,6 +152,7 @@ class FakeCourseAccess:
         self.removed: list[TelegramId] = []
         self.available = True
         self.revoke_fails = False  # revoking links fails while the rest works
+        self.lose_answers = 0
         self._numbers = itertools.count(1)
 
     def _check(self) -> None:
@@ -139,6 +163,9 @@ class FakeCourseAccess:
         self._check()
         link = f"https://t.me/+fakeinvite{next(self._numbers):04d}"
         self.invites[link] = FakeInvite(link, name, expires_at)
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            raise DeliveryError("fake Telegram: the answer was lost")
         return link
 
     async def revoke_invite(self, invite_link: str) -> None:

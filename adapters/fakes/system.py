@@ -4,8 +4,10 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from application.ports.system import Clock, IdGenerator
 
-class FakeClock:
+
+class FakeClock(Clock):
     """A clock the test moves by hand."""
 
     def __init__(self, start: datetime | None = None) -> None:
@@ -18,7 +20,7 @@ class FakeClock:
         self.current += delta
 
 
-class SequentialIds:
+class SequentialIds(IdGenerator):
     """Predictable ids, so test failures are readable."""
 
     def __init__(self) -> None:

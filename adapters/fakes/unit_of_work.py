@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from application.ports.repositories import (
     AccessGrantRepository,
@@ -16,7 +16,7 @@ from application.ports.repositories import (
     OutboxRepository,
     PurchaseRepository,
 )
-from application.ports.unit_of_work import ConcurrencyConflict
+from application.ports.unit_of_work import ConcurrencyConflict, UnitOfWork
 from domain.access import AccessGrant
 from domain.customer import Customer
 from domain.ids import CustomerId, PurchaseId, ReferralCode, TelegramId
@@ -56,11 +56,32 @@ class _Repo:
         return self._uow.working
 
 
+_T = TypeVar("_T")
+
+
+def _stored(value: _T) -> _T:
+    """A copy to keep: what the caller changes later does not leak in, and the events an
+    aggregate recorded are not stored with it (the database has no column for them either)."""
+    kept = copy.deepcopy(value)
+    events = getattr(kept, "events", None)
+    if isinstance(events, list):
+        events.clear()
+    return kept
+
+
+def ledger_balance(state: MemoryState, referrer_id: CustomerId, currency: Currency) -> Money:
+    """The one definition of a referrer's balance in memory: the sum of their entries."""
+    return Money(
+        sum(e.amount.minor for e in state.ledger if e.referrer_id == referrer_id and e.amount.currency == currency),
+        currency,
+    )
+
+
 def _missing(what: str, row_id: object) -> LookupError:
     return LookupError(f"no {what} {row_id} to save: add it first")
 
 
-class MemoryCustomers(_Repo):
+class MemoryCustomers(_Repo, CustomerRepository):
     """Unique like the table: id, telegram id and referral code (a clash is ``ConcurrencyConflict``,
     as a lost insert race is in the database)."""
 
@@ -77,7 +98,7 @@ class MemoryCustomers(_Repo):
         if customer.id in self._s.customers:
             raise ConcurrencyConflict(f"customer {customer.id} exists")
         self._check_unique(customer)
-        self._s.customers[customer.id] = copy.deepcopy(customer)
+        self._s.customers[customer.id] = _stored(customer)
 
     async def get(self, customer_id: CustomerId) -> Customer | None:
         return copy.deepcopy(self._s.customers.get(customer_id))
@@ -92,7 +113,7 @@ class MemoryCustomers(_Repo):
         if customer.id not in self._s.customers:
             raise _missing("customer", customer.id)
         self._check_unique(customer)
-        self._s.customers[customer.id] = copy.deepcopy(customer)
+        self._s.customers[customer.id] = _stored(customer)
 
     async def referral_chain(self, customer_id: CustomerId, limit: int = 1000) -> tuple[CustomerId, ...]:
         chain: list[CustomerId] = []
@@ -102,11 +123,13 @@ class MemoryCustomers(_Repo):
             current = self._s.customers.get(current.referrer_id)
         return tuple(chain)
 
-    async def count_referred(self, referrer_id: CustomerId) -> int:
-        return sum(1 for c in self._s.customers.values() if c.referrer_id == referrer_id)
+    async def lock(self, customer_id: CustomerId) -> None:
+        """Transactions run one at a time here: every row is locked already."""
+        if customer_id not in self._s.customers:
+            raise LookupError(f"no customer {customer_id} to lock")
 
 
-class MemoryPurchases(_Repo):
+class MemoryPurchases(_Repo, PurchaseRepository):
     """Unique like the table: id and provider payment id."""
 
     def _check_unique(self, purchase: Purchase) -> None:
@@ -119,7 +142,7 @@ class MemoryPurchases(_Repo):
         if purchase.id in self._s.purchases:
             raise ConcurrencyConflict(f"purchase {purchase.id} exists")
         self._check_unique(purchase)
-        self._s.purchases[purchase.id] = copy.deepcopy(purchase)
+        self._s.purchases[purchase.id] = _stored(purchase)
 
     async def get(self, purchase_id: PurchaseId, *, for_update: bool = False) -> Purchase | None:
         return copy.deepcopy(self._s.purchases.get(purchase_id))
@@ -128,7 +151,7 @@ class MemoryPurchases(_Repo):
         if purchase.id not in self._s.purchases:
             raise _missing("purchase", purchase.id)
         self._check_unique(purchase)
-        self._s.purchases[purchase.id] = copy.deepcopy(purchase)
+        self._s.purchases[purchase.id] = _stored(purchase)
 
     def _newest(self, customer_id: CustomerId, status: PurchaseStatus) -> Purchase | None:
         found = [p for p in self._s.purchases.values() if p.customer_id == customer_id and p.status is status]
@@ -140,18 +163,8 @@ class MemoryPurchases(_Repo):
     async def paid_for(self, customer_id: CustomerId) -> Purchase | None:
         return self._newest(customer_id, PurchaseStatus.PAID)
 
-    async def count_paid_referred(self, referrer_id: CustomerId) -> int:
-        referred = {c.id for c in self._s.customers.values() if c.referrer_id == referrer_id}
-        return len(
-            {
-                p.customer_id
-                for p in self._s.purchases.values()
-                if p.status is PurchaseStatus.PAID and p.customer_id in referred
-            }
-        )
 
-
-class MemoryLedger(_Repo):
+class MemoryLedger(_Repo, LedgerRepository):
     async def append(self, entry: LedgerEntry) -> bool:
         if any(e.key == entry.key for e in self._s.ledger):
             return False
@@ -162,24 +175,19 @@ class MemoryLedger(_Repo):
         return [e for e in self._s.ledger if e.referrer_id == referrer_id]
 
     async def balance(self, referrer_id: CustomerId, currency: Currency) -> Money:
-        return Money(
-            sum(
-                e.amount.minor for e in self._s.ledger if e.referrer_id == referrer_id and e.amount.currency == currency
-            ),
-            currency,
-        )
+        return ledger_balance(self._s, referrer_id, currency)
 
 
-class MemoryGrants(_Repo):
+class MemoryGrants(_Repo, AccessGrantRepository):
     async def add(self, grant: AccessGrant) -> None:
         if grant.id in self._s.grants:
             raise ConcurrencyConflict(f"access grant {grant.id} exists")
-        self._s.grants[grant.id] = copy.deepcopy(grant)
+        self._s.grants[grant.id] = _stored(grant)
 
     async def save(self, grant: AccessGrant) -> None:
         if grant.id not in self._s.grants:
             raise _missing("access grant", grant.id)
-        self._s.grants[grant.id] = copy.deepcopy(grant)
+        self._s.grants[grant.id] = _stored(grant)
 
     async def active_for(self, customer_id: CustomerId) -> Sequence[AccessGrant]:
         found = [g for g in self._s.grants.values() if g.customer_id == customer_id and g.revoked_at is None]
@@ -194,7 +202,7 @@ class MemoryGrants(_Repo):
         return copy.deepcopy(max(found, key=lambda g: g.issued_at)) if found else None
 
 
-class MemoryBlacklist(_Repo):
+class MemoryBlacklist(_Repo, BlacklistRepository):
     async def add(self, telegram_id: TelegramId, at: datetime) -> bool:
         if telegram_id in self._s.blacklist:
             return False
@@ -208,7 +216,7 @@ class MemoryBlacklist(_Repo):
         return telegram_id in self._s.blacklist
 
 
-class MemoryOutbox(_Repo):
+class MemoryOutbox(_Repo, OutboxRepository):
     async def put(self, message: OutboxMessage) -> bool:
         if message.key in self._s.outbox:
             return False
@@ -238,7 +246,7 @@ class MemoryOutbox(_Repo):
         return copy.deepcopy(self._s.outbox.get(key))
 
 
-class InMemoryUnitOfWork:
+class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over a ``MemoryStore``: works on a copy, publishes it on ``commit``, drops it
     otherwise. Its repositories refuse what the database's constraints refuse: a uniqueness clash
     is ``ConcurrencyConflict``, saving what was never added is ``LookupError``."""

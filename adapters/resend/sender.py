@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from application.ports.messaging import DeliveryError, OutgoingEmail
+from application.ports.messaging import DeliveryError, EmailSender, OutgoingEmail
 
 _KEY_LIMIT = 256  # Resend's limit on an Idempotency-Key
 _KEY_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: safe in an HTTP header as it is
@@ -26,7 +26,7 @@ def idempotency_header(key: str) -> str:
     return "sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class ResendEmailSender:
+class ResendEmailSender(EmailSender):
     """``EmailSender`` over Resend. ``timeout`` bounds each network operation and the whole call.
 
     Retrying cannot help with a 400/422 (the message itself is refused) or a key reused with a

@@ -17,8 +17,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from adapters.sql import queries
 from adapters.sql.errors import conflict_from
 from adapters.sql.tables import access_grants, blacklist, customers, ledger_entries, outbox, purchases
+from application.ports.repositories import (
+    AccessGrantRepository,
+    BlacklistRepository,
+    CustomerRepository,
+    LedgerRepository,
+    OutboxRepository,
+    PurchaseRepository,
+)
 from domain.access import AccessGrant
 from domain.customer import Customer, Language
 from domain.email import Email
@@ -109,7 +118,7 @@ def _customer(row: RowMapping) -> Customer:
     )
 
 
-class SqlaCustomerRepository(_SqlaRepository):
+class SqlaCustomerRepository(_SqlaRepository, CustomerRepository):
     async def _one(self, statement: sa.Select[Any]) -> Customer | None:
         row = (await self._execute(statement)).mappings().first()
         return _customer(row) if row is not None else None
@@ -150,11 +159,13 @@ class SqlaCustomerRepository(_SqlaRepository):
         rows = await self._execute(sa.select(chain.c.id).order_by(chain.c.depth))
         return tuple(CustomerId(value) for value in rows.scalars())
 
-    async def count_referred(self, referrer_id: CustomerId) -> int:
-        statement = (
-            sa.select(sa.func.count()).select_from(customers).where(customers.c.referrer_id == referrer_id.value)
+    async def lock(self, customer_id: CustomerId) -> None:
+        """``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the transaction holds the write lock."""
+        found = await self._execute(
+            sa.select(customers.c.id).where(customers.c.id == customer_id.value).with_for_update()
         )
-        return int((await self._execute(statement)).scalar_one())
+        if found.first() is None:
+            raise LookupError(f"no customer {customer_id} to lock")
 
 
 # --- purchases ---------------------------------------------------------------------------------
@@ -191,7 +202,7 @@ def _purchase(row: RowMapping) -> Purchase:
     )
 
 
-class SqlaPurchaseRepository(_SqlaRepository):
+class SqlaPurchaseRepository(_SqlaRepository, PurchaseRepository):
     async def _one(self, statement: sa.Select[Any]) -> Purchase | None:
         row = (await self._execute(statement)).mappings().first()
         return _purchase(row) if row is not None else None
@@ -224,15 +235,6 @@ class SqlaPurchaseRepository(_SqlaRepository):
     async def paid_for(self, customer_id: CustomerId) -> Purchase | None:
         return await self._newest(customer_id, PurchaseStatus.PAID)
 
-    async def count_paid_referred(self, referrer_id: CustomerId) -> int:
-        """How many customers referred by ``referrer_id`` have a paid purchase."""
-        statement = (
-            sa.select(sa.func.count(sa.distinct(purchases.c.customer_id)))
-            .select_from(purchases.join(customers, customers.c.id == purchases.c.customer_id))
-            .where(customers.c.referrer_id == referrer_id.value, purchases.c.status == PurchaseStatus.PAID.value)
-        )
-        return int((await self._execute(statement)).scalar_one())
-
 
 # --- ledger ------------------------------------------------------------------------------------
 
@@ -249,7 +251,7 @@ def _entry(row: RowMapping) -> LedgerEntry:
     )
 
 
-class SqlaLedgerRepository(_SqlaRepository):
+class SqlaLedgerRepository(_SqlaRepository, LedgerRepository):
     async def append(self, entry: LedgerEntry) -> bool:
         """Stores the entry; ``False`` (and nothing stored) when an entry with its key exists."""
         values = {
@@ -274,11 +276,8 @@ class SqlaLedgerRepository(_SqlaRepository):
         return [_entry(row) for row in rows.mappings()]
 
     async def balance(self, referrer_id: CustomerId, currency: Currency) -> Money:
-        """The sum of the referrer's entries in ``currency``."""
-        statement = sa.select(sa.func.coalesce(sa.func.sum(ledger_entries.c.amount_minor), 0)).where(
-            ledger_entries.c.referrer_id == referrer_id.value, ledger_entries.c.currency == currency.code
-        )
-        return Money(int((await self._execute(statement)).scalar_one()), currency)
+        """The sum of the referrer's entries in ``currency`` (``queries.balance``)."""
+        return Money(int((await self._execute(queries.balance(referrer_id, currency))).scalar_one()), currency)
 
 
 # --- access grants -----------------------------------------------------------------------------
@@ -308,7 +307,7 @@ def _grant(row: RowMapping) -> AccessGrant:
     )
 
 
-class SqlaAccessGrantRepository(_SqlaRepository):
+class SqlaAccessGrantRepository(_SqlaRepository, AccessGrantRepository):
     async def add(self, grant: AccessGrant) -> None:
         await self._execute(sa.insert(access_grants).values(**_grant_values(grant)))
 
@@ -348,7 +347,7 @@ class SqlaAccessGrantRepository(_SqlaRepository):
 # --- blacklist ---------------------------------------------------------------------------------
 
 
-class SqlaBlacklistRepository(_SqlaRepository):
+class SqlaBlacklistRepository(_SqlaRepository, BlacklistRepository):
     async def add(self, telegram_id: TelegramId, at: datetime) -> bool:
         """``False`` when already listed."""
         return await self._insert_unless_exists(
@@ -394,7 +393,7 @@ def _message(row: RowMapping) -> OutboxMessage:
     )
 
 
-class SqlaOutboxRepository(_SqlaRepository):
+class SqlaOutboxRepository(_SqlaRepository, OutboxRepository):
     async def put(self, message: OutboxMessage) -> bool:
         """Stores the message; ``False`` (and nothing stored) when one with its key exists."""
         values = {

@@ -25,9 +25,10 @@ from application.ports.repositories import (
     OutboxRepository,
     PurchaseRepository,
 )
+from application.ports.unit_of_work import UnitOfWork
 
 
-class SqlaUnitOfWork:
+class SqlaUnitOfWork(UnitOfWork):
     """``async with uow:`` opens a session and begins a transaction; leaving the block without
     ``commit()`` rolls it back; entering again begins a new one. A lost uniqueness race, a
     serialization failure or a deadlock is raised as ``ConcurrencyConflict`` (from the

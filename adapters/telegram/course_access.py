@@ -10,6 +10,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import ChatMemberRestricted
 
 from adapters.telegram.errors import CHAT_SETUP_BAD_REQUESTS, FLOOD_BAD_REQUESTS, translated
+from application.ports.messaging import CourseAccess
 from domain.ids import TelegramId
 
 _TRANSIENT = FLOOD_BAD_REQUESTS + CHAT_SETUP_BAD_REQUESTS
@@ -32,7 +33,7 @@ def _says(exc: TelegramBadRequest, fragments: tuple[str, ...]) -> bool:
     return any(f in message for f in fragments)
 
 
-class TelegramCourseAccess:
+class TelegramCourseAccess(CourseAccess):
     """``CourseAccess`` over the Bot API for the chat ``chat_id``.
 
     Failures become ``DeliveryError``: the bot's missing rights or a wrong chat id are transient

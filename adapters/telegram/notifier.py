@@ -6,7 +6,7 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 
 from adapters.telegram.errors import translated
-from application.ports.messaging import LinkButton
+from application.ports.messaging import LinkButton, Notifier
 from domain.ids import TelegramId
 
 
@@ -17,7 +17,7 @@ def link_keyboard(buttons: tuple[LinkButton, ...]) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=b.text, url=b.url)] for b in buttons])
 
 
-class TelegramNotifier:
+class TelegramNotifier(Notifier):
     """``Notifier`` over the Bot API. Texts go out as plain text (no ``parse_mode``), so nothing a
     user typed is ever read as markup; buttons become an inline keyboard of URL buttons."""
 

@@ -1,3 +1,6 @@
+"""Repositories: loading and storing aggregates for change, inside a unit of work. Queries for
+lists and summaries are readers (``application.ports.readers``), not repositories."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,11 +27,13 @@ class CustomerRepository(Protocol):
 
     async def save(self, customer: Customer) -> None: ...
 
+    async def lock(self, customer_id: CustomerId) -> None:
+        """Locks the customer's row until the transaction ends: what one customer does queues."""
+        ...
+
     async def referral_chain(self, customer_id: CustomerId, limit: int = 1000) -> tuple[CustomerId, ...]:
         """The customer's referrer, the referrer's referrer, ... nearest first (at most ``limit``)."""
         ...
-
-    async def count_referred(self, referrer_id: CustomerId) -> int: ...
 
 
 class PurchaseRepository(Protocol):
@@ -46,10 +51,6 @@ class PurchaseRepository(Protocol):
 
     async def paid_for(self, customer_id: CustomerId) -> Purchase | None: ...
 
-    async def count_paid_referred(self, referrer_id: CustomerId) -> int:
-        """How many customers referred by ``referrer_id`` have a paid purchase."""
-        ...
-
 
 class LedgerRepository(Protocol):
     async def append(self, entry: LedgerEntry) -> bool:
@@ -59,7 +60,8 @@ class LedgerRepository(Protocol):
     async def entries_for(self, referrer_id: CustomerId) -> Sequence[LedgerEntry]: ...
 
     async def balance(self, referrer_id: CustomerId, currency: Currency) -> Money:
-        """The sum of the referrer's entries in ``currency``."""
+        """The sum of the referrer's entries in ``currency``, inside this transaction (the same
+        query the ``ReferralReader`` runs: one definition per backend)."""
         ...
 
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 import enum
 import logging
 
+from application.bus import MessageBus
 from application.ports.payment_gateway import Payment
-from application.ports.system import Clock, IdGenerator
+from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
-from application.services.outbox import OutboxWriter
 from application.services.retry import retry_on_conflict
-from application.terms import ShopTerms
-from application.texts import customer_name, text
-from domain.customer import Customer
-from domain.ids import LedgerEntryId
-from domain.ledger import referral_credit
-from domain.purchase import PaymentMismatch, Purchase, Transition
+from domain.purchase import PaymentStatus, Transition
 
 log = logging.getLogger(__name__)
+
+_CHANGES = (Transition.PAID, Transition.DUPLICATE_PAYMENT, Transition.CANCELED)
 
 
 class PaymentOutcome(enum.StrEnum):
@@ -29,19 +26,26 @@ class PaymentOutcome(enum.StrEnum):
     MISMATCH = "mismatch"  # amount, currency or purchase do not match: refused, the admins told
     NOT_OURS = "not_ours"  # no purchase of ours is named by the payment
 
+    @property
+    def queued_messages(self) -> bool:
+        """Whether recording it may have queued outbox messages (the worker can be woken)."""
+        return self not in (PaymentOutcome.UNCHANGED, PaymentOutcome.IGNORED_FINAL, PaymentOutcome.NOT_OURS)
+
 
 class PaymentRecorder:
-    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator, terms: ShopTerms, outbox: OutboxWriter) -> None:
+    """Applies the provider's answer about a payment to its purchase and hands the events this
+    records (paid, paid twice, canceled, mismatched) to the message bus, all in one transaction.
+    What each event causes is listed in ``application.handlers``."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, bus: MessageBus) -> None:
         self._uow = uow
         self._clock = clock
-        self._ids = ids
-        self._terms = terms
-        self._outbox = outbox
+        self._bus = bus
 
     async def record(self, payment: Payment) -> PaymentOutcome:
-        """In one transaction: the purchase's new state, the referrer's credit and the messages
-        both cause. The purchase row is locked, so concurrent notifications queue and the later
-        ones find the state already applied."""
+        """The purchase row is locked, so concurrent notifications queue and the later ones find
+        the state already applied; payments of two purchases of one customer queue on the
+        customer's row, so the later one sees the earlier one paid."""
         if payment.purchase_id is None:
             return PaymentOutcome.NOT_OURS
         return await retry_on_conflict(lambda: self._record(payment))
@@ -52,106 +56,28 @@ class PaymentRecorder:
             purchase = await uow.purchases.get(payment.purchase_id, for_update=True)
             if purchase is None:
                 return PaymentOutcome.NOT_OURS
-            try:
-                purchase.check_payment(payment.payment_id, payment.amount, payment.purchase_id)
-            except PaymentMismatch as exc:
-                log.error("refused payment %s: %s", payment.payment_id, exc)
-                await self._outbox.admins(
-                    uow,
-                    f"purchase:{purchase.id}:mismatch:{payment.payment_id}",
-                    self._terms.admin_ids,
-                    "admin.payment_mismatch",
-                    payment_id=payment.payment_id,
-                    purchase_id=purchase.id,
-                    amount=str(payment.amount),
-                    price=str(purchase.price),
-                )
-                await uow.commit()
-                return PaymentOutcome.MISMATCH
-            if purchase.payment_id is None:
-                purchase.attach_payment(payment.payment_id, payment.confirmation_url)
-            transition = purchase.apply(payment.status, self._clock.now())
-            customer = await uow.customers.get(purchase.customer_id)
-            assert customer is not None, "a purchase always has its customer"
-            outcome = PaymentOutcome(transition.value)
-            if transition is Transition.PAID:
-                # Payments of two purchases of one customer queue on the customer's row, so the
-                # later one sees the earlier one paid.
-                await uow.customers.by_telegram_id(customer.telegram_id, for_update=True)
-                earlier = await uow.purchases.paid_for(customer.id)
-                if earlier is not None and earlier.id != purchase.id:
-                    await self._on_duplicate(uow, purchase, customer, earlier)
-                    outcome = PaymentOutcome.DUPLICATE_PAYMENT
-                else:
-                    await self._on_paid(uow, purchase, customer)
-            elif transition is Transition.CANCELED:
-                await self._outbox.telegram(
-                    uow,
-                    f"purchase:{purchase.id}:canceled",
-                    customer.telegram_id,
-                    text(customer.language, "payment.canceled"),
-                )
-            await uow.purchases.save(purchase)
-            await uow.commit()
+            earlier_paid = None
+            if payment.status is PaymentStatus.SUCCEEDED and purchase.is_open:
+                await uow.customers.lock(purchase.customer_id)
+                earlier = await uow.purchases.paid_for(purchase.customer_id)
+                earlier_paid = earlier.id if earlier is not None else None
+            attaching = purchase.payment_id is None
+            if attaching and payment.confirmation_url:
+                purchase.confirmation_url = payment.confirmation_url
+            transition = purchase.payment_reported(
+                payment.payment_id,
+                payment.status,
+                payment.amount,
+                payment.purchase_id,
+                self._clock.now(),
+                earlier_paid=earlier_paid,
+            )
+            if transition in _CHANGES or (attaching and transition is not Transition.MISMATCH):
+                await uow.purchases.save(purchase)
+            await self._bus.commit(uow, purchase)
         if transition is Transition.IGNORED_FINAL:
             log.warning(
                 "payment %s says %s but purchase %s is final (%s)",
-                payment.payment_id,
-                payment.status,
-                purchase.id,
-                purchase.status,
-            )
-        return outcome
-
-    async def _on_duplicate(self, uow: UnitOfWork, purchase: Purchase, buyer: Customer, earlier: Purchase) -> None:
-        """The customer paid again for what they already have. The money arrived, so the purchase
-        is recorded as paid, but it grants nothing and credits no one: every admin is asked to
-        refund it."""
-        log.error(
-            "customer %s paid twice: payment %s (purchase %s) after purchase %s; refund it",
-            buyer.id, purchase.payment_id, purchase.id, earlier.id,
-        )  # fmt: skip
-        await self._outbox.admins(
-            uow,
-            f"purchase:{purchase.id}:duplicate",
-            self._terms.admin_ids,
-            "admin.duplicate_payment",
-            buyer=customer_name(buyer),
-            telegram_id=buyer.telegram_id,
-            payment_id=purchase.payment_id,
-            amount=purchase.price.to_decimal_string(),
-        )
-
-    async def _on_paid(self, uow: UnitOfWork, purchase: Purchase, buyer: Customer) -> None:
-        await self._outbox.grant_access(uow, f"purchase:{purchase.id}:access", str(purchase.id))
-        referrer = await uow.customers.get(buyer.referrer_id) if buyer.referrer_id else None
-        if referrer is not None and not await uow.blacklist.contains(referrer.telegram_id):
-            entry = referral_credit(
-                LedgerEntryId(self._ids.new_uuid()), referrer.id, purchase, self._terms.referral_rate, self._clock.now()
-            )
-            if entry is not None and await uow.ledger.append(entry):
-                balance = await uow.ledger.balance(referrer.id, purchase.price.currency)
-                await self._outbox.telegram(
-                    uow,
-                    f"purchase:{purchase.id}:referrer",
-                    referrer.telegram_id,
-                    text(
-                        referrer.language,
-                        "referrer.credited",
-                        amount=entry.amount.to_decimal_string(),
-                        balance=balance.to_decimal_string(),
-                    ),
-                )
-        referrer_name = "—"
-        if referrer is not None:
-            referrer_name = f"{referrer.first_name} (id {referrer.telegram_id})"
-        await self._outbox.admins(
-            uow,
-            f"purchase:{purchase.id}",
-            self._terms.admin_ids,
-            "admin.sale",
-            buyer=customer_name(buyer),
-            telegram_id=buyer.telegram_id,
-            amount=purchase.price.to_decimal_string(),
-            referrer=referrer_name,
-        )
+                payment.payment_id, payment.status, purchase.id, purchase.status,
+            )  # fmt: skip
+        return PaymentOutcome(transition.value)

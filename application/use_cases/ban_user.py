@@ -3,10 +3,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from application.errors import NotAuthorized
 from application.ports.messaging import CourseAccess, DeliveryError
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
-from application.terms import ShopTerms
+from application.services.gatekeeper import Gatekeeper
 from domain.ids import TelegramId
 
 
@@ -24,21 +25,26 @@ class BanResult:
 
 
 class BanUser:
-    """/ban: blacklists the Telegram user (known to us or not), revokes their invite links and
-    removes them from the course chat."""
+    """/ban: an admin blacklists the Telegram user (known to us or not), revokes their invite
+    links and removes them from the course chat. Raises ``NotAuthorized`` unless ``actor`` may
+    administer; another admin is never banned (``REFUSED_ADMIN``)."""
 
-    def __init__(self, uow: UnitOfWork, course: CourseAccess, clock: Clock, terms: ShopTerms) -> None:
+    def __init__(self, uow: UnitOfWork, course: CourseAccess, clock: Clock, gatekeeper: Gatekeeper) -> None:
         self._uow = uow
         self._course = course
         self._clock = clock
-        self._terms = terms
+        self._gatekeeper = gatekeeper
 
-    async def __call__(self, telegram_id: TelegramId) -> BanResult:
-        if self._terms.is_admin(telegram_id):
-            return BanResult(BanOutcome.REFUSED_ADMIN)
+    async def __call__(self, actor: TelegramId, telegram_id: TelegramId) -> BanResult:
+        policy = self._gatekeeper.policy
         now = self._clock.now()
         links: list[str] = []
         async with self._uow as uow:
+            by = await self._gatekeeper.standing_in(uow, actor)
+            if not policy.may_administer(by):
+                raise NotAuthorized(f"{actor} may not ban")
+            if not policy.may_ban(by, await self._gatekeeper.standing_in(uow, telegram_id)):
+                return BanResult(BanOutcome.REFUSED_ADMIN)
             added = await uow.blacklist.add(telegram_id, now)
             customer = await uow.customers.by_telegram_id(telegram_id)
             if customer is not None:

@@ -1,19 +1,15 @@
 from __future__ import annotations
 
-from application.ports.unit_of_work import UnitOfWork
-from application.terms import ShopTerms
+from application.services.gatekeeper import Gatekeeper
 from domain.ids import TelegramId
 
 
-class IsBlacklisted:
-    """Whether the bot must ignore this user. The shop's admins never are (nor can be banned)."""
+class MayUseBot:
+    """Whether the bot answers this person at all (the access policy: admins always, anybody
+    else unless blacklisted). A read: it takes no write lock."""
 
-    def __init__(self, uow: UnitOfWork, terms: ShopTerms) -> None:
-        self._uow = uow
-        self._terms = terms
+    def __init__(self, gatekeeper: Gatekeeper) -> None:
+        self._gatekeeper = gatekeeper
 
     async def __call__(self, telegram_id: TelegramId) -> bool:
-        if self._terms.is_admin(telegram_id):
-            return False
-        async with self._uow as uow:
-            return await uow.blacklist.contains(telegram_id)
+        return self._gatekeeper.policy.may_use_bot(await self._gatekeeper.standing(telegram_id))

@@ -3,15 +3,13 @@ from __future__ import annotations
 import enum
 import logging
 
+from application.bus import MessageBus
 from application.ports.messaging import CourseAccess, DeliveryError
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
-from application.services.outbox import OutboxWriter
-from application.terms import ShopTerms
-from application.texts import customer_name
-from domain.access import AccessGrant
-from domain.customer import Customer
+from application.services.gatekeeper import Gatekeeper
 from domain.ids import TelegramId
+from domain.policy import JoinVerdict
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +22,31 @@ class JoinOutcome(enum.StrEnum):
     STRANGER_REMOVED = "stranger_removed"  # the link was passed on to someone unpaid (or banned): removed
 
 
+_OUTCOMES = {
+    JoinVerdict.OWNER: JoinOutcome.OWNER_JOINED,
+    JoinVerdict.ADMIN: JoinOutcome.ADMIN_JOINED,
+    JoinVerdict.OTHER_PAID_CUSTOMER: JoinOutcome.OTHER_PAID_CUSTOMER,
+    JoinVerdict.STRANGER: JoinOutcome.STRANGER_REMOVED,
+}
+
+
 class RecordCourseJoin:
     """Somebody joined the course chat. If they came by one of our one-time links, the link is
     spent: its grant is revoked (so it is never handed out again) and the link revoked in Telegram,
     because ``member_limit`` only caps members *at once* and would admit another after a leave.
-    A joiner who neither owns the link nor paid themselves (or who is blacklisted) is removed
-    from the chat and every admin is told. Telegram redelivers updates: a repeated call changes
-    nothing more and alerts nobody twice."""
+    Whether the joiner may stay is the access policy's call (``AccessPolicy.course_join``); a
+    stranger is removed from the chat and the grant records ``CourseLinkPassedOn`` (the admins
+    are told). Telegram redelivers updates: a repeated call changes nothing more and alerts
+    nobody twice."""
 
     def __init__(
-        self, uow: UnitOfWork, course: CourseAccess, clock: Clock, outbox: OutboxWriter, terms: ShopTerms
+        self, uow: UnitOfWork, course: CourseAccess, clock: Clock, gatekeeper: Gatekeeper, bus: MessageBus
     ) -> None:
         self._uow = uow
         self._course = course
         self._clock = clock
-        self._outbox = outbox
-        self._terms = terms
+        self._gatekeeper = gatekeeper
+        self._bus = bus
 
     async def __call__(self, telegram_id: TelegramId, invite_link: str | None) -> JoinOutcome:
         if not invite_link:
@@ -50,14 +57,20 @@ class RecordCourseJoin:
             if grant is None:
                 return JoinOutcome.NOT_OURS
             changed = grant.revoke(now)
+            owner = await uow.customers.get(grant.customer_id)
+            joiner = await uow.customers.by_telegram_id(telegram_id)
+            verdict = self._gatekeeper.policy.course_join(
+                await self._gatekeeper.standing_in(uow, telegram_id),
+                owns_link=owner is not None and owner.telegram_id == telegram_id,
+                has_paid=joiner is not None and await uow.purchases.paid_for(joiner.id) is not None,
+            )
+            if verdict is JoinVerdict.STRANGER:
+                grant.passed_on(telegram_id)
             if changed:
                 await uow.access_grants.save(grant)
-            owner = await uow.customers.get(grant.customer_id)
-            outcome = await self._classify(uow, telegram_id, owner)
-            if outcome is JoinOutcome.STRANGER_REMOVED:
-                changed = await self._alert_admins(uow, grant, telegram_id, owner) or changed
-            if changed:
-                await uow.commit()
+            if changed or grant.events:  # a redelivered join of the owner writes nothing
+                await self._bus.commit(uow, grant)
+        outcome = _OUTCOMES[verdict]
         try:
             await self._course.revoke_invite(invite_link)
         except DeliveryError as exc:  # the grant is revoked; the link's member limit still holds
@@ -69,29 +82,3 @@ class RecordCourseJoin:
             except DeliveryError as exc:  # the admins are told already and can remove them by hand
                 log.error("could not remove user %s from the course chat: %s", telegram_id, exc)
         return outcome
-
-    async def _classify(self, uow: UnitOfWork, joiner: TelegramId, owner: Customer | None) -> JoinOutcome:
-        if self._terms.is_admin(joiner):
-            return JoinOutcome.ADMIN_JOINED
-        if await uow.blacklist.contains(joiner):
-            return JoinOutcome.STRANGER_REMOVED
-        if owner is not None and owner.telegram_id == joiner:
-            return JoinOutcome.OWNER_JOINED
-        customer = await uow.customers.by_telegram_id(joiner)
-        if customer is not None and await uow.purchases.paid_for(customer.id) is not None:
-            return JoinOutcome.OTHER_PAID_CUSTOMER
-        return JoinOutcome.STRANGER_REMOVED
-
-    async def _alert_admins(
-        self, uow: UnitOfWork, grant: AccessGrant, joiner: TelegramId, owner: Customer | None
-    ) -> bool:
-        """Queues the alert to every admin; ``True`` when any was new."""
-        return await self._outbox.admins(
-            uow,
-            f"grant:{grant.id}:intruder:{joiner}",
-            self._terms.admin_ids,
-            "admin.link_shared",
-            telegram_id=joiner,
-            owner=customer_name(owner) if owner is not None else "?",
-            owner_id=owner.telegram_id if owner is not None else "?",
-        )

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.errors import CustomerNotRegistered
-from application.ports.unit_of_work import UnitOfWork
+from application.errors import CustomerBlacklisted, CustomerNotRegistered
+from application.ports.readers import ReferralReader
+from application.services.gatekeeper import Gatekeeper
 from application.terms import ShopTerms
 from domain.ids import ReferralCode, TelegramId
 from domain.money import Money, Percent
@@ -12,7 +13,7 @@ from domain.money import Money, Percent
 @dataclass(frozen=True, slots=True)
 class ReferralSummary:
     code: ReferralCode
-    joined: int
+    invited: int
     paid: int
     balance: Money
     rate: Percent
@@ -21,19 +22,15 @@ class ReferralSummary:
 class GetReferralSummary:
     """/ref: the customer's referral code, how many joined by it, how many paid, the balance."""
 
-    def __init__(self, uow: UnitOfWork, terms: ShopTerms) -> None:
-        self._uow = uow
+    def __init__(self, referrals: ReferralReader, gatekeeper: Gatekeeper, terms: ShopTerms) -> None:
+        self._referrals = referrals
+        self._gatekeeper = gatekeeper
         self._terms = terms
 
     async def __call__(self, telegram_id: TelegramId) -> ReferralSummary:
-        async with self._uow as uow:
-            customer = await uow.customers.by_telegram_id(telegram_id)
-            if customer is None:
-                raise CustomerNotRegistered(str(telegram_id))
-            return ReferralSummary(
-                code=customer.referral_code,
-                joined=await uow.customers.count_referred(customer.id),
-                paid=await uow.purchases.count_paid_referred(customer.id),
-                balance=await uow.ledger.balance(customer.id, self._terms.price.currency),
-                rate=self._terms.referral_rate,
-            )
+        if not self._gatekeeper.policy.may_use_bot(await self._gatekeeper.standing(telegram_id)):
+            raise CustomerBlacklisted(str(telegram_id))
+        stats = await self._referrals.referral_stats(telegram_id, self._terms.price.currency)
+        if stats is None:
+            raise CustomerNotRegistered(str(telegram_id))
+        return ReferralSummary(stats.code, stats.invited, stats.paid, stats.balance, self._terms.referral_rate)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from application.errors import CustomerBlacklisted
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
+from application.services.gatekeeper import Gatekeeper
 from application.services.retry import retry_on_conflict
 from domain.customer import AttributionRefused, Customer, Language, ReferralChain, attribute
 from domain.errors import InvalidValue
@@ -32,10 +33,11 @@ class RegisterCustomer:
     """/start: registers the Telegram user (or refreshes their profile) and, first touch wins,
     attributes them to the referrer whose code they came with. Bad codes are ignored silently."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator, gatekeeper: Gatekeeper) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
+        self._gatekeeper = gatekeeper
 
     async def __call__(self, command: RegisterCommand) -> Registration:
         return await retry_on_conflict(lambda: self._register(command))
@@ -44,7 +46,7 @@ class RegisterCustomer:
         language = Language.from_telegram(command.language_code)
         now = self._clock.now()
         async with self._uow as uow:
-            if await uow.blacklist.contains(command.telegram_id):
+            if not self._gatekeeper.policy.may_use_bot(await self._gatekeeper.standing_in(uow, command.telegram_id)):
                 raise CustomerBlacklisted(str(command.telegram_id))
             customer = await uow.customers.by_telegram_id(command.telegram_id, for_update=True)
             is_new = customer is None
@@ -81,11 +83,12 @@ class RegisterCustomer:
         if referrer is None:
             return None
         chain = ReferralChain(await uow.customers.referral_chain(referrer.id))
+        referrer_standing = await self._gatekeeper.standing_in(uow, referrer.telegram_id)
         return attribute(
             customer,
             referrer,
             chain,
-            referrer_blacklisted=await uow.blacklist.contains(referrer.telegram_id),
+            referrer_may_refer=self._gatekeeper.policy.may_refer(referrer_standing),
             customer_has_paid=await uow.purchases.paid_for(customer.id) is not None,
             at=self._clock.now(),
         )

@@ -3,12 +3,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from application.bus import MessageBus
 from application.errors import CustomerBlacklisted, CustomerNotRegistered
-from application.ports.messaging import CourseAccess
-from application.ports.payment_gateway import PaymentGateway, PaymentGatewayRejected, PaymentNotFound, PaymentRequest
+from application.ports.messaging import CourseAccess, DeliveryError
+from application.ports.payment_gateway import (
+    PaymentGateway,
+    PaymentGatewayRejected,
+    PaymentGatewayUnavailable,
+    PaymentNotFound,
+    PaymentRequest,
+)
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
+from application.services.gatekeeper import Gatekeeper
 from application.services.payments import PaymentOutcome, PaymentRecorder
 from application.terms import ShopTerms
 from domain.customer import Customer
@@ -56,15 +64,51 @@ class EmailNeeded:
     """A new payment is due and needs the buyer's email (for the receipt and the link)."""
 
 
-CheckoutResult = PaymentLink | AlreadyInCourse | AccessReissued | PaymentJustConfirmed | EmailNeeded
+@dataclass(frozen=True, slots=True)
+class AccessReissueFailed:
+    """The customer has paid, but Telegram could not make their new link right now: nothing was
+    changed, and asking again later gives one."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOnHold:
+    """The customer's payment did not match its purchase and waits for the admins (who were
+    told): no new payment is opened beside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentServiceUnavailable:
+    """The payment provider could not be reached or refused the request: nothing was charged;
+    trying again later may succeed."""
+
+    detail: str
+
+
+CheckoutResult = (
+    PaymentLink
+    | AlreadyInCourse
+    | AccessReissued
+    | AccessReissueFailed
+    | PaymentJustConfirmed
+    | EmailNeeded
+    | PaymentOnHold
+    | PaymentServiceUnavailable
+)
 
 _OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.WAITING_FOR_CAPTURE)
 # Found paid: never a new purchase after these (a duplicate payment's customer has paid before).
 _CONFIRMED = (PaymentOutcome.PAID, PaymentOutcome.UNCHANGED, PaymentOutcome.DUPLICATE_PAYMENT)
 
 
+class _OpenPaymentUnusable(Exception):
+    """The open payment came back without a link to pay it: never open a second one beside it."""
+
+
 class StartCheckout:
-    """/buy: a payment link for the course, never a second charge.
+    """/buy: a payment link for the course, never a second charge. Every outcome, including the
+    provider being down, is a result of its own (``CheckoutResult``); only a person the access
+    policy shuts out (``CustomerBlacklisted``) or who never started the bot
+    (``CustomerNotRegistered``) is refused with an error.
 
     - Already paid: a member of the course chat is told so; anyone else gets a new one-time link
       and the previous links are revoked.
@@ -85,6 +129,8 @@ class StartCheckout:
         clock: Clock,
         ids: IdGenerator,
         terms: ShopTerms,
+        gatekeeper: Gatekeeper,
+        bus: MessageBus,
     ) -> None:
         self._uow = uow
         self._gateway = gateway
@@ -94,10 +140,20 @@ class StartCheckout:
         self._clock = clock
         self._ids = ids
         self._terms = terms
+        self._gatekeeper = gatekeeper
+        self._bus = bus
 
     async def __call__(self, command: CheckoutCommand) -> CheckoutResult:
+        try:
+            return await self._checkout(command)
+        except (PaymentGatewayUnavailable, PaymentGatewayRejected, _OpenPaymentUnusable) as exc:
+            log.warning("checkout of %s: the payment provider failed: %s", command.telegram_id, exc)
+            return PaymentServiceUnavailable(str(exc))
+
+    async def _checkout(self, command: CheckoutCommand) -> CheckoutResult:
         async with self._uow as uow:
-            if await uow.blacklist.contains(command.telegram_id):
+            standing = await self._gatekeeper.standing_in(uow, command.telegram_id)
+            if not self._gatekeeper.policy.may_buy(standing):
                 raise CustomerBlacklisted(str(command.telegram_id))
             customer = await uow.customers.by_telegram_id(command.telegram_id)
             if customer is None:
@@ -133,21 +189,23 @@ class StartCheckout:
         if payment.status in _OPEN_STATUSES:
             url = payment.confirmation_url or purchase.confirmation_url
             if not url:  # never a second payment while this one may still be paid
-                raise PaymentGatewayRejected(f"open payment {payment.payment_id} came without a confirmation url")
+                raise _OpenPaymentUnusable(f"open payment {payment.payment_id} came without a confirmation url")
             return PaymentLink(purchase.id, url, reused=True, email=purchase.email.value)
         outcome = await self._payments.record(payment)
         if outcome is PaymentOutcome.MISMATCH:  # never a second payment beside a disputed one
-            raise PaymentGatewayRejected(
-                f"payment {payment.payment_id} does not match its purchase; the admins are told"
-            )
+            return PaymentOnHold()
         if outcome in _CONFIRMED and payment.status is PaymentStatus.SUCCEEDED:
             return PaymentJustConfirmed()
         return None
 
     async def _already_paid(self, customer: Customer, paid: Purchase) -> CheckoutResult:
-        if await self._course.is_member(customer.telegram_id):
-            return AlreadyInCourse()
-        grant = await self._access.replace(paid)
+        try:
+            if await self._course.is_member(customer.telegram_id):
+                return AlreadyInCourse()
+            grant = await self._access.replace(paid)
+        except DeliveryError as exc:
+            log.warning("could not reissue the course link of customer %s: %s", customer.telegram_id, exc)
+            return AccessReissueFailed()
         return AccessReissued(grant.invite_link)
 
     async def _new_purchase(self, customer: Customer, email: Email | None) -> Purchase:
@@ -194,7 +252,7 @@ class StartCheckout:
                 await uow.purchases.save(stored)
                 await uow.commit()
         if not payment.confirmation_url:
-            raise PaymentGatewayRejected(f"payment {payment.payment_id} came without a confirmation url")
+            raise _OpenPaymentUnusable(f"payment {payment.payment_id} came without a confirmation url")
         return PaymentLink(purchase.id, payment.confirmation_url, reused=False, email=purchase.email.value)
 
     async def _abandon(self, purchase: Purchase) -> None:
@@ -205,6 +263,6 @@ class StartCheckout:
         async with self._uow as uow:
             stored = await uow.purchases.get(purchase.id, for_update=True)
             if stored is not None and stored.is_open and stored.payment_id == purchase.payment_id:
-                stored.apply(PaymentStatus.CANCELED, self._clock.now())
+                stored.abandon(self._clock.now())
                 await uow.purchases.save(stored)
-                await uow.commit()
+                await self._bus.commit(uow, stored)

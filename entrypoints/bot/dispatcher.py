@@ -8,20 +8,25 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
+from adapters.catalog import MessageCatalog
 from domain.customer import Language
 from entrypoints.bot.handlers import admin, checkout, course_chat, errors, fallback, menu
 from entrypoints.bot.middlewares import BlacklistMiddleware, ThrottlingMiddleware
-from entrypoints.bot.texts import COMMANDS
 from entrypoints.bot.throttling import MemoryThrottle, Throttle
 
 DEFAULT_RATE = 10  # updates ...
 DEFAULT_PERIOD = 10.0  # ... per this many seconds, per user
 
 
+# The commands in Telegram's menu, in this order; their descriptions are ``command.<name>`` in the catalog.
+COMMANDS = ("start", "buy", "ref", "help", "cancel")
+
+
 def build_dispatcher(
     storage: BaseStorage | None = None,
     throttling: Throttle | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    catalog: MessageCatalog | None = None,
 ) -> Dispatcher:
     """A new Dispatcher with new routers (a Router joins one Dispatcher only).
 
@@ -32,11 +37,13 @@ def build_dispatcher(
     ``setup_dishka(container, router=dp, auto_inject=True)`` on the result; the handlers are
     decorated with ``@inject`` already, so ``auto_inject`` is optional.
     ``events_isolation`` (default: in-process) handles one user's updates one at a time.
+    ``catalog`` (default: the shipped one) is what the bot says; handlers receive it as ``catalog``.
     """
     dp = Dispatcher(
         storage=storage if storage is not None else MemoryStorage(),
         events_isolation=events_isolation if events_isolation is not None else SimpleEventIsolation(),
         name="aimpay",
+        catalog=catalog if catalog is not None else MessageCatalog.load(),
     )
     private = Router(name="private")
     private.message.filter(F.chat.type == ChatType.PRIVATE)
@@ -56,12 +63,12 @@ def build_dispatcher(
     return dp
 
 
-async def set_bot_commands(bot: Bot) -> None:
-    """Publishes the command list of Telegram's menu button, in Russian and English."""
+async def set_bot_commands(bot: Bot, catalog: MessageCatalog) -> None:
+    """Publishes the command list of Telegram's menu button, in Russian (the default) and English."""
     scope = BotCommandScopeAllPrivateChats()
-    for language, commands in COMMANDS.items():
+    for language in Language:
         await bot.set_my_commands(
-            [BotCommand(command=c, description=d) for c, d in commands],
+            [BotCommand(command=c, description=catalog.text(language, f"command.{c}")) for c in COMMANDS],
             scope=scope,
             language_code=None if language is Language.RU else language.value,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from application.texts import text
+from adapters.catalog import MessageCatalog
 from domain.customer import Language
 
 MENU_BUY = "menu:buy"
@@ -12,13 +12,13 @@ MENU_REF = "menu:ref"
 MENU_HELP = "menu:help"
 
 
-def menu(language: Language) -> InlineKeyboardMarkup:
+def menu(catalog: MessageCatalog, language: Language) -> InlineKeyboardMarkup:
     """Buy / my referral link / help, as callback buttons under the message."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=text(language, "button.buy"), callback_data=MENU_BUY)],
-            [InlineKeyboardButton(text=text(language, "button.ref"), callback_data=MENU_REF)],
-            [InlineKeyboardButton(text=text(language, "button.help"), callback_data=MENU_HELP)],
+            [InlineKeyboardButton(text=catalog.text(language, "button.buy"), callback_data=MENU_BUY)],
+            [InlineKeyboardButton(text=catalog.text(language, "button.ref"), callback_data=MENU_REF)],
+            [InlineKeyboardButton(text=catalog.text(language, "button.help"), callback_data=MENU_HELP)],
         ]
     )
 

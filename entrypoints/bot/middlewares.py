@@ -11,8 +11,8 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from dishka import AsyncContainer
 from dishka.integrations.aiogram import CONTAINER_NAME
 
-from application.texts import text
-from application.use_cases.check_blacklist import IsBlacklisted
+from adapters.catalog import MessageCatalog
+from application.use_cases.check_blacklist import MayUseBot
 from domain.ids import TelegramId
 from entrypoints.bot.replies import language_of
 from entrypoints.bot.throttling import Throttle, Verdict
@@ -23,8 +23,8 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class BlacklistMiddleware(BaseMiddleware):
-    """Drops every update of a blacklisted user without a word. Takes ``IsBlacklisted`` from the
-    update's dishka container."""
+    """Drops without a word every update of a person the access policy shuts out (``MayUseBot``,
+    taken from the update's dishka container)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -33,8 +33,8 @@ class BlacklistMiddleware(BaseMiddleware):
         container: AsyncContainer | None = data.get(CONTAINER_NAME)
         if container is None:
             raise RuntimeError("the blacklist needs dishka: call setup_dishka(container, router=dispatcher)")
-        is_blacklisted = await container.get(IsBlacklisted)
-        if await is_blacklisted(TelegramId(user.id)):
+        may_use_bot = await container.get(MayUseBot)
+        if not await may_use_bot(TelegramId(user.id)):
             log.debug("ignored an update of blacklisted user %s", user.id)
             return None
         return await handler(event, data)
@@ -55,7 +55,8 @@ class ThrottlingMiddleware(BaseMiddleware):
         if verdict is Verdict.ALLOW:
             return await handler(event, data)
         if verdict is Verdict.WARN:
-            warning = text(language_of(user), "throttled")
+            catalog: MessageCatalog = data["catalog"]
+            warning = catalog.text(language_of(user), "throttled")
             if isinstance(event, Message):
                 await event.answer(warning, parse_mode=None)
             elif isinstance(event, CallbackQuery):

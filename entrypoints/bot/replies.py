@@ -1,4 +1,7 @@
-"""Small helpers shared by the handlers: the user's language and plain-text replies."""
+"""Small helpers shared by the handlers: the user's language and plain-text replies.
+
+The bot's words come from the message catalog (``adapters.catalog``), which the dispatcher
+carries in its workflow data as ``catalog``: a handler takes it as a ``catalog`` argument."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse
 from starlette_dishka import inject
 
 from application.ports.payment_gateway import PaymentGatewayRejected, PaymentGatewayUnavailable
-from application.services.payments import PaymentOutcome
 from application.use_cases.confirm_payment import ConfirmPayment
 from entrypoints.http.body import BadBody, BodyTooLarge, read_json
 from entrypoints.http.client_address import SourcePolicy
@@ -64,11 +63,7 @@ async def yookassa_webhook(
     except PaymentGatewayRejected as exc:
         log.error("yookassa refused our re-fetch of %s: %s", notification.object.id, exc)
         return _reply(503, error="payment provider refused the re-fetch, deliver again")
-    if outcome not in (
-        PaymentOutcome.UNCHANGED,
-        PaymentOutcome.IGNORED_FINAL,
-        PaymentOutcome.NOT_OURS,
-    ):  # queued messages
+    if outcome.queued_messages:
         worker = getattr(request.app.state, "outbox_worker", None)
         if worker is not None:
             worker.wake()

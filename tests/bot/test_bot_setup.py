@@ -9,7 +9,6 @@ from dishka import make_async_container
 from dishka.integrations.aiogram import setup_dishka
 from redis.asyncio import Redis
 
-from application.texts import text
 from domain.customer import Language
 from entrypoints.bot import (
     MemoryThrottle,
@@ -23,7 +22,9 @@ from entrypoints.bot import (
 from tests.bot.wiring import HarnessProvider
 from tests.standins.server import refused_url
 from tests.standins.telegram import TelegramBotApiStandIn, message_update
-from tests.unit.harness import Harness
+from tests.unit.harness import CATALOG, Harness
+
+text = CATALOG.text
 
 
 async def test_each_dispatcher_gets_its_own_routers_and_explicit_inject_suffices(
@@ -64,6 +65,6 @@ async def test_helpers_pick_memory_or_redis() -> None:
 
 
 async def test_command_menu_is_published_in_both_languages(bot: Bot, api: TelegramBotApiStandIn) -> None:
-    await set_bot_commands(bot)
+    await set_bot_commands(bot, CATALOG)
     assert [c["command"] for c in api.commands["all_private_chats:"]] == ["start", "buy", "ref", "help", "cancel"]
     assert api.commands["all_private_chats:en"][1] == {"command": "buy", "description": "Buy the course"}

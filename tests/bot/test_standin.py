@@ -14,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from application.texts import text
 from domain.customer import Language
 from tests.bot.wiring import wired_dispatcher
 from tests.standins.server import serve_asgi
 from tests.standins.telegram import TelegramBotApiStandIn, message_update
-from tests.unit.harness import Harness
+from tests.unit.harness import CATALOG, Harness
+
+text = CATALOG.text
 
 
 async def test_dispatcher_polls_the_stand_in(bot: Bot, api: TelegramBotApiStandIn) -> None:

@@ -11,15 +11,15 @@ from aiogram.fsm.storage.base import BaseStorage
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.aiogram import AiogramProvider, setup_dishka
 
-from application.services.outbox import OutboxWriter
 from application.terms import ShopTerms
 from application.use_cases.ban_user import BanUser
-from application.use_cases.check_blacklist import IsBlacklisted
+from application.use_cases.check_blacklist import MayUseBot
 from application.use_cases.record_course_join import RecordCourseJoin
 from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCustomer
 from application.use_cases.start_checkout import StartCheckout
 from application.use_cases.unban_user import UnbanUser
+from domain.policy import AccessPolicy
 from entrypoints.bot import Throttle, build_dispatcher
 from entrypoints.config import Settings, load_settings
 from tests.unit.harness import Harness
@@ -35,6 +35,10 @@ class HarnessProvider(Provider):
     @provide(scope=Scope.APP)
     def terms(self) -> ShopTerms:
         return self.h.terms
+
+    @provide(scope=Scope.APP)
+    def policy(self) -> AccessPolicy:
+        return self.h.policy
 
     @provide(scope=Scope.APP)
     def settings(self) -> Settings:
@@ -54,20 +58,20 @@ class HarnessProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def ban(self) -> BanUser:
-        return self.h.ban()
+        h = self.h
+        return BanUser(h.uow(), h.course, h.clock, h.gatekeeper())
 
     @provide(scope=Scope.REQUEST)
     def unban(self) -> UnbanUser:
-        return self.h.unban()
+        return UnbanUser(self.h.uow(), self.h.gatekeeper())
 
     @provide(scope=Scope.REQUEST)
-    def is_blacklisted(self) -> IsBlacklisted:
-        return self.h.is_blacklisted()
+    def may_use_bot(self) -> MayUseBot:
+        return self.h.may_use_bot()
 
     @provide(scope=Scope.REQUEST)
     def record_join(self) -> RecordCourseJoin:
-        h = self.h
-        return RecordCourseJoin(h.uow(), h.course, h.clock, OutboxWriter(h.clock, h.ids), h.terms)
+        return self.h.record_join()
 
 
 @asynccontextmanager

@@ -152,7 +152,7 @@ async def running_shop(tmp_path: Path, *, database_url: str | None = None, **ove
     session = RecordingBotSession()
     container = make_container(settings, offline=True, extra=[OfflineBotProvider(session)])
     bot = await container.get(Bot)
-    dispatcher = make_dispatcher(container, settings)
+    dispatcher = await make_dispatcher(container, settings)
     dispatched: list[int] = []
 
     async def record(

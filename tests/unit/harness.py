@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from adapters.catalog import MessageCatalog
+from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
+from adapters.fakes.readers import MemoryBlacklistReader, MemoryReferralReader
 from adapters.fakes.system import FakeClock, SequentialIds
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
+from application.bus import MessageBus
+from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher
+from application.handlers import EVENT_HANDLERS
+from application.notices import Notice, decode_notice
+from application.ports.messaging import EmailSender, Notifier
+from application.ports.readers import BlacklistReader, ReferralReader
+from application.ports.rendering import NoticeRenderer
+from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
+from application.services.gatekeeper import Gatekeeper
 from application.services.outbox import OutboxWriter
 from application.services.payments import PaymentRecorder
 from application.terms import ShopTerms
-from application.use_cases.ban_user import BanUser
-from application.use_cases.check_blacklist import IsBlacklisted
+from application.use_cases.ban_user import BanResult, BanUser
+from application.use_cases.check_blacklist import MayUseBot
 from application.use_cases.confirm_payment import ConfirmPayment
 from application.use_cases.deliver_outbox import DeliverOutbox
+from application.use_cases.record_course_join import RecordCourseJoin
 from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCommand, RegisterCustomer
 from application.use_cases.start_checkout import CheckoutCommand, StartCheckout
 from application.use_cases.unban_user import UnbanUser
-from domain.customer import Customer
+from domain.customer import Customer, Language
 from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.money import Money, Percent
 from domain.outbox import OutboxKind, OutboxMessage
+from domain.policy import AccessPolicy
 from domain.purchase import Purchase
+from entrypoints.wiring import build
+
+CATALOG = MessageCatalog.load()
 
 ADMIN = TelegramId(999)
 
@@ -53,27 +71,58 @@ class Harness:
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     email: RecordingEmailSender = field(default_factory=RecordingEmailSender)
     course: FakeCourseAccess = field(default_factory=FakeCourseAccess)
-    # Another storage under the same wiring (the SQL tests pass SqlaUnitOfWork); default: memory.
+    # Another storage under the same wiring (the SQL tests pass SqlaUnitOfWork and SQL readers);
+    # default: memory.
     uow_factory: Callable[[], UnitOfWork] | None = None
+    referral_reader: ReferralReader | None = None
+    blacklist_reader: BlacklistReader | None = None
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory() if self.uow_factory is not None else InMemoryUnitOfWork(self.store)
 
+    @property
+    def policy(self) -> AccessPolicy:
+        return AccessPolicy(self.terms.admin_ids)
+
     def _outbox(self) -> OutboxWriter:
-        return OutboxWriter(self.clock, self.ids)
+        return OutboxWriter(self.clock, self.ids, self.policy)
+
+    def gatekeeper(self) -> Gatekeeper:
+        return Gatekeeper(self.policy, self.blacklist_reader or MemoryBlacklistReader(self.store))
+
+    def bus(self) -> MessageBus:
+        """The production registry of reactions, built from this harness's parts."""
+        parts = {
+            OutboxWriter: self._outbox(),
+            Clock: self.clock,
+            IdGenerator: self.ids,
+            ShopTerms: self.terms,
+            AccessPolicy: self.policy,
+            Gatekeeper: self.gatekeeper(),
+        }
+        return MessageBus({event: [build(cls, parts) for cls in classes] for event, classes in EVENT_HANDLERS.items()})
 
     def _access(self) -> AccessIssuer:
         return AccessIssuer(self.uow(), self.course, self.clock, self.ids, self.terms)
 
     def _payments(self) -> PaymentRecorder:
-        return PaymentRecorder(self.uow(), self.clock, self.ids, self.terms, self._outbox())
+        return PaymentRecorder(self.uow(), self.clock, self.bus())
 
     def register(self) -> RegisterCustomer:
-        return RegisterCustomer(self.uow(), self.clock, self.ids)
+        return RegisterCustomer(self.uow(), self.clock, self.ids, self.gatekeeper())
 
     def checkout(self) -> StartCheckout:
         return StartCheckout(
-            self.uow(), self.gateway, self.course, self._access(), self._payments(), self.clock, self.ids, self.terms
+            self.uow(),
+            self.gateway,
+            self.course,
+            self._access(),
+            self._payments(),
+            self.clock,
+            self.ids,
+            self.terms,
+            self.gatekeeper(),
+            self.bus(),
         )
 
     def recorder(self) -> PaymentRecorder:
@@ -83,22 +132,38 @@ class Harness:
     def confirm(self) -> ConfirmPayment:
         return ConfirmPayment(self.gateway, self._payments())
 
-    def deliver(self) -> DeliverOutbox:
-        return DeliverOutbox(
-            self.uow(), self.notifier, self.email, self._access(), self._outbox(), self.clock, self.terms
-        )
+    def deliver(self, outbox: OutboxWriter | None = None) -> DeliverOutbox:
+        uow = self.uow()
+        parts = {
+            UnitOfWork: uow,
+            Notifier: self.notifier,
+            EmailSender: self.email,
+            NoticeRenderer: CatalogNoticeRenderer(CATALOG),
+            AccessIssuer: self._access(),
+            Gatekeeper: self.gatekeeper(),
+            OutboxWriter: outbox or self._outbox(),
+            ShopTerms: self.terms,
+        }
+        dispatch = OutboxDispatcher({kind: build(cls, parts) for kind, cls in OUTBOX_HANDLERS.items()})
+        return DeliverOutbox(uow, dispatch, self.clock)
 
     def summary(self) -> GetReferralSummary:
-        return GetReferralSummary(self.uow(), self.terms)
+        return GetReferralSummary(
+            self.referral_reader or MemoryReferralReader(self.store), self.gatekeeper(), self.terms
+        )
 
-    def ban(self) -> BanUser:
-        return BanUser(self.uow(), self.course, self.clock, self.terms)
+    def ban(self, actor: TelegramId = ADMIN) -> Callable[[TelegramId], Awaitable[BanResult]]:
+        """/ban by ``actor`` (an admin unless told otherwise)."""
+        return functools.partial(BanUser(self.uow(), self.course, self.clock, self.gatekeeper()), actor)
 
-    def unban(self) -> UnbanUser:
-        return UnbanUser(self.uow())
+    def unban(self, actor: TelegramId = ADMIN) -> Callable[[TelegramId], Awaitable[bool]]:
+        return functools.partial(UnbanUser(self.uow(), self.gatekeeper()), actor)
 
-    def is_blacklisted(self) -> IsBlacklisted:
-        return IsBlacklisted(self.uow(), self.terms)
+    def may_use_bot(self) -> MayUseBot:
+        return MayUseBot(self.gatekeeper())
+
+    def record_join(self) -> RecordCourseJoin:
+        return RecordCourseJoin(self.uow(), self.course, self.clock, self.gatekeeper(), self.bus())
 
     # Shortcuts for the common steps of a journey.
     async def start(self, telegram_id: int, code: str | None = None, name: str = "User", lang: str | None = "ru"):
@@ -131,6 +196,32 @@ class Harness:
 
     def outbox_messages(self, kind: OutboxKind | None = None) -> list[OutboxMessage]:
         return [m for m in self.store.state.outbox.values() if kind is None or m.kind is kind]
+
+    def notices_to(self, telegram_id: int | TelegramId, kind: type[Notice] | None = None) -> list[Notice]:
+        """The notices queued for one Telegram user (delivered or not), oldest first."""
+        wanted = telegram_id.value if isinstance(telegram_id, TelegramId) else telegram_id
+        found = [
+            decode_notice(m.payload["notice"])
+            for m in self.outbox_messages(OutboxKind.TELEGRAM_NOTICE)
+            if m.payload["telegram_id"] == wanted
+        ]
+        return [n for n in found if kind is None or isinstance(n, kind)]
+
+    def access_grants_queued(self, purchase_id: PurchaseId) -> int:
+        """How many times issuing the purchase's link was queued."""
+        return sum(
+            1 for m in self.outbox_messages(OutboxKind.GRANT_ACCESS) if m.payload["purchase_id"] == str(purchase_id)
+        )
+
+    @staticmethod
+    def render(language: Language, key: str, **values: object) -> str:
+        """A text as the catalog words it."""
+        return CATALOG.text(language, key, **values)
+
+    def texts_to(self, telegram_id: int | TelegramId) -> list[str]:
+        """What the fake Telegram delivered to one user, oldest first."""
+        wanted = telegram_id if isinstance(telegram_id, TelegramId) else TelegramId(telegram_id)
+        return [m.text for m in self.notifier.to(wanted)]
 
     async def pay(self, telegram_id: int, email: str = "buyer@example.com") -> Purchase:
         """/buy, the provider reports success, the webhook is handled; returns the paid purchase."""

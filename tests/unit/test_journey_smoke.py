@@ -23,4 +23,4 @@ async def test_referred_buyer_pays_gets_access_and_referrer_is_credited() -> Non
     assert len(h.notifier.to(TelegramId(1))) == 1
     assert len(h.notifier.to(ADMIN)) == 1
     summary = await h.summary()(TelegramId(1))
-    assert (summary.joined, summary.paid, summary.balance) == (1, 1, Money(49_900))
+    assert (summary.invited, summary.paid, summary.balance) == (1, 1, Money(49_900))

@@ -1,57 +1,75 @@
-"""/ban and /unban, for the shop's admins; to anybody else they do not exist."""
+"""/ban and /unban, for the shop's admins; to anybody else they do not exist.
+
+The router's filter only routes (a non-admin's /ban falls through to "unknown command"); the use
+cases decide who may act, with the caller as the actor."""
 
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
-from dishka.integrations.aiogram import FromDishka, inject
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.types import Message, TelegramObject, User
+from dishka import AsyncContainer
+from dishka.integrations.aiogram import CONTAINER_NAME, FromDishka, inject
 
-from application.terms import ShopTerms
-from application.texts import text
+from adapters.catalog import MessageCatalog
+from application.errors import NotAuthorized
 from application.use_cases.ban_user import BanOutcome, BanUser
 from application.use_cases.unban_user import UnbanUser
 from domain.errors import InvalidValue
 from domain.ids import TelegramId
+from domain.policy import AccessPolicy
 from entrypoints.bot.replies import language_of, say
 
 
-async def _target(message: Message, command: CommandObject, bot: Bot, terms: ShopTerms) -> TelegramId | None:
-    """The user id an admin's command names; ``None`` after answering a non-admin (as if the
-    command did not exist) or a missing/invalid id (with the usage)."""
-    assert message.from_user is not None
-    language = language_of(message.from_user)
-    if not terms.is_admin(TelegramId(message.from_user.id)):
-        await say(bot, message.chat.id, text(language, "unknown"))
-        return None
+class FromAdmin(Filter):
+    """Passes updates of the people the access policy calls admins."""
+
+    async def __call__(self, event: TelegramObject, **data: object) -> bool:
+        user = data.get("event_from_user")
+        container = data.get(CONTAINER_NAME)
+        if not isinstance(user, User) or not isinstance(container, AsyncContainer):
+            return False
+        policy = await container.get(AccessPolicy)
+        return policy.is_admin(TelegramId(user.id))
+
+
+async def _target(message: Message, command: CommandObject, bot: Bot, catalog: MessageCatalog) -> TelegramId | None:
+    """The user id the command names; ``None`` after answering with the usage."""
     try:
         return TelegramId.parse(command.args or "")
     except InvalidValue:
-        await say(bot, message.chat.id, text(language, "ban.usage", command=command.command))
+        language = language_of(message.from_user)
+        await say(bot, message.chat.id, catalog.text(language, "ban.usage", command=command.command))
         return None
 
 
 def router() -> Router:
     r = Router(name="admin")
+    r.message.filter(FromAdmin())
 
     @r.message(Command("ban"))
     @inject
     async def ban(
-        message: Message, command: CommandObject, bot: Bot, ban_user: FromDishka[BanUser], terms: FromDishka[ShopTerms]
+        message: Message, command: CommandObject, bot: Bot, catalog: MessageCatalog, ban_user: FromDishka[BanUser]
     ) -> None:
-        target = await _target(message, command, bot, terms)
+        assert message.from_user is not None
+        target = await _target(message, command, bot, catalog)
         if target is None:
             return
         language = language_of(message.from_user)
-        result = await ban_user(target)
+        try:
+            result = await ban_user(TelegramId(message.from_user.id), target)
+        except NotAuthorized:
+            await say(bot, message.chat.id, catalog.text(language, "unknown"))
+            return
         if result.outcome is BanOutcome.REFUSED_ADMIN:
-            body = text(language, "ban.admin", id=target)
+            body = catalog.text(language, "ban.admin", id=target)
         elif result.kick_error is not None:
-            body = text(language, "ban.kick_failed", id=target, error=result.kick_error)
+            body = catalog.text(language, "ban.kick_failed", id=target, error=result.kick_error)
         elif result.outcome is BanOutcome.ALREADY_BANNED:
-            body = text(language, "ban.already", id=target)
+            body = catalog.text(language, "ban.already", id=target)
         else:
-            body = text(language, "ban.done", id=target)
+            body = catalog.text(language, "ban.done", id=target)
         await say(bot, message.chat.id, body)
 
     @r.message(Command("unban"))
@@ -60,14 +78,22 @@ def router() -> Router:
         message: Message,
         command: CommandObject,
         bot: Bot,
+        catalog: MessageCatalog,
         unban_user: FromDishka[UnbanUser],
-        terms: FromDishka[ShopTerms],
     ) -> None:
-        target = await _target(message, command, bot, terms)
+        assert message.from_user is not None
+        target = await _target(message, command, bot, catalog)
         if target is None:
             return
-        removed = await unban_user(target)
-        body = text(language_of(message.from_user), "unban.done" if removed else "unban.absent", id=target)
-        await say(bot, message.chat.id, body)
+        language = language_of(message.from_user)
+        try:
+            removed = await unban_user(TelegramId(message.from_user.id), target)
+        except NotAuthorized:
+            await say(bot, message.chat.id, catalog.text(language, "unknown"))
+            return
+        if removed:
+            await say(bot, message.chat.id, catalog.text(language, "unban.done", id=target))
+        else:
+            await say(bot, message.chat.id, catalog.text(language, "unban.absent", id=target))
 
     return r

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -11,19 +9,20 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, User
 from dishka.integrations.aiogram import FromDishka, inject
 
+from adapters.catalog import MessageCatalog
 from application.errors import CustomerBlacklisted, CustomerNotRegistered
-from application.ports.messaging import DeliveryError
-from application.ports.payment_gateway import PaymentGatewayRejected, PaymentGatewayUnavailable
 from application.terms import ShopTerms
-from application.texts import text
 from application.use_cases.start_checkout import (
     AccessReissued,
+    AccessReissueFailed,
     AlreadyInCourse,
     CheckoutCommand,
     CheckoutResult,
     EmailNeeded,
     PaymentJustConfirmed,
     PaymentLink,
+    PaymentOnHold,
+    PaymentServiceUnavailable,
     StartCheckout,
 )
 from domain.customer import Language
@@ -32,8 +31,6 @@ from domain.errors import InvalidValue
 from domain.ids import TelegramId
 from entrypoints.bot.keyboards import MENU_BUY, link
 from entrypoints.bot.replies import bot_link, language_of, say
-
-log = logging.getLogger(__name__)
 
 
 class CheckoutForm(StatesGroup):
@@ -47,6 +44,7 @@ async def _checkout(
     state: FSMContext,
     checkout: StartCheckout,
     terms: ShopTerms,
+    catalog: MessageCatalog,
     email: Email | None,
 ) -> None:
     """Runs the checkout and answers; without an email it first finds out whether one is
@@ -57,45 +55,47 @@ async def _checkout(
     except CustomerBlacklisted:
         return
     except CustomerNotRegistered:
-        await say(bot, chat_id, text(language, "not_registered"))
-        return
-    except (PaymentGatewayUnavailable, PaymentGatewayRejected) as exc:
-        log.warning("checkout of %s failed at the payment provider: %s", user.id, exc)
-        await say(bot, chat_id, text(language, "payment_unavailable"))
-        return
-    except DeliveryError as exc:  # a new invite link could not be made right now
-        log.warning("checkout of %s could not issue an invite link: %s", user.id, exc)
-        await say(bot, chat_id, text(language, "payment_unavailable"))
+        await say(bot, chat_id, catalog.text(language, "not_registered"))
         return
     if isinstance(result, EmailNeeded):
         await state.set_state(CheckoutForm.email)
-        await say(bot, chat_id, text(language, "ask_email"))
+        await say(bot, chat_id, catalog.text(language, "ask_email"))
         return
     await state.clear()
-    await _reply(bot, chat_id, language, result, terms)
+    await _reply(bot, chat_id, language, result, terms, catalog)
 
 
-async def _reply(bot: Bot, chat_id: int, language: Language, result: CheckoutResult, terms: ShopTerms) -> None:
+async def _reply(
+    bot: Bot, chat_id: int, language: Language, result: CheckoutResult, terms: ShopTerms, catalog: MessageCatalog
+) -> None:
     price = terms.price.to_decimal_string()
     match result:
         case PaymentLink(confirmation_url=url, reused=reused, email=email):
             body = (
-                text(language, "checkout_reused", email=email)
+                catalog.text(language, "checkout_reused", email=email)
                 if reused
-                else text(language, "checkout", title=terms.course_title, price=price, email=email)
+                else catalog.text(language, "checkout", title=terms.course_title, price=price, email=email)
             )
-            await say(bot, chat_id, body, link(text(language, "button.pay", price=price), url))
+            await say(bot, chat_id, body, link(catalog.text(language, "button.pay", price=price), url))
         case AlreadyInCourse():
-            await say(bot, chat_id, text(language, "already_in_course"))
+            await say(bot, chat_id, catalog.text(language, "already_in_course"))
         case AccessReissued(invite_link=invite):
             await say(
                 bot,
                 chat_id,
-                text(language, "access_reissued", link=invite),
-                link(text(language, "button.join"), invite),
+                catalog.text(language, "access_reissued", link=invite),
+                link(catalog.text(language, "button.join"), invite),
             )
+        case AccessReissueFailed():
+            await say(bot, chat_id, catalog.text(language, "access_reissue_failed"))
         case PaymentJustConfirmed():
-            await say(bot, chat_id, text(language, "payment_confirmed"))
+            await say(bot, chat_id, catalog.text(language, "payment_confirmed"))
+        case PaymentOnHold():
+            await say(bot, chat_id, catalog.text(language, "payment_on_hold"))
+        case PaymentServiceUnavailable():
+            await say(bot, chat_id, catalog.text(language, "payment_unavailable"))
+        case EmailNeeded():  # pragma: no cover - answered by _checkout
+            pass
 
 
 def router() -> Router:
@@ -104,10 +104,15 @@ def router() -> Router:
     @r.message(Command("buy"))
     @inject
     async def buy_command(
-        message: Message, bot: Bot, state: FSMContext, checkout: FromDishka[StartCheckout], terms: FromDishka[ShopTerms]
+        message: Message,
+        bot: Bot,
+        state: FSMContext,
+        catalog: MessageCatalog,
+        checkout: FromDishka[StartCheckout],
+        terms: FromDishka[ShopTerms],
     ) -> None:
         assert message.from_user is not None
-        await _checkout(bot, message.from_user, message.chat.id, state, checkout, terms, None)
+        await _checkout(bot, message.from_user, message.chat.id, state, checkout, terms, catalog, None)
 
     @r.callback_query(F.data == MENU_BUY)
     @inject
@@ -115,16 +120,17 @@ def router() -> Router:
         callback: CallbackQuery,
         bot: Bot,
         state: FSMContext,
+        catalog: MessageCatalog,
         checkout: FromDishka[StartCheckout],
         terms: FromDishka[ShopTerms],
     ) -> None:
         await callback.answer()
-        await _checkout(bot, callback.from_user, callback.from_user.id, state, checkout, terms, None)
+        await _checkout(bot, callback.from_user, callback.from_user.id, state, checkout, terms, catalog, None)
 
     @r.message(Command("cancel"))
-    async def cancel(message: Message, bot: Bot, state: FSMContext) -> None:
+    async def cancel(message: Message, bot: Bot, state: FSMContext, catalog: MessageCatalog) -> None:
         await state.clear()
-        await say(bot, message.chat.id, text(language_of(message.from_user), "cancelled"))
+        await say(bot, message.chat.id, catalog.text(language_of(message.from_user), "cancelled"))
 
     return r
 
@@ -139,22 +145,22 @@ def email_router() -> Router:
         message: Message,
         bot: Bot,
         state: FSMContext,
+        catalog: MessageCatalog,
         checkout: FromDishka[StartCheckout],
         terms: FromDishka[ShopTerms],
     ) -> None:
         user = message.from_user
         assert user is not None and message.text is not None
-        language = language_of(user)
         try:
             email = Email.parse(message.text)
         except InvalidValue:
-            await say(bot, message.chat.id, text(language, "bad_email"))
+            await say(bot, message.chat.id, catalog.text(language_of(user), "bad_email"))
             return
         await state.clear()
-        await _checkout(bot, user, message.chat.id, state, checkout, terms, email)
+        await _checkout(bot, user, message.chat.id, state, checkout, terms, catalog, email)
 
     @r.message(StateFilter(CheckoutForm.email), ~F.text)
-    async def not_text(message: Message, bot: Bot) -> None:
-        await say(bot, message.chat.id, text(language_of(message.from_user), "bad_email"))
+    async def not_text(message: Message, bot: Bot, catalog: MessageCatalog) -> None:
+        await say(bot, message.chat.id, catalog.text(language_of(message.from_user), "bad_email"))
 
     return r

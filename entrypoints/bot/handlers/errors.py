@@ -9,7 +9,7 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, User
 
-from application.texts import text
+from adapters.catalog import MessageCatalog
 from entrypoints.bot.replies import language_of, say
 
 log = logging.getLogger(__name__)
@@ -31,13 +31,13 @@ def router() -> Router:
     r = Router(name="errors")
 
     @r.errors()
-    async def on_error(event: ErrorEvent, bot: Bot) -> None:
+    async def on_error(event: ErrorEvent, bot: Bot, catalog: MessageCatalog) -> None:
         log.error("update %s failed", event.update.update_id, exc_info=event.exception)
         user = _whom(event)
         if user is None:
             return
         try:
-            await say(bot, user.id, text(language_of(user), "error"))
+            await say(bot, user.id, catalog.text(language_of(user), "error"))
         except TelegramAPIError as exc:
             log.warning("could not tell user %s about the failure: %s", user.id, exc)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, Message
 
-from application.texts import text
+from adapters.catalog import MessageCatalog
 from entrypoints.bot.replies import language_of, say
 
 
@@ -13,11 +13,11 @@ def router() -> Router:
     r = Router(name="fallback")
 
     @r.message()
-    async def unknown(message: Message, bot: Bot) -> None:
-        await say(bot, message.chat.id, text(language_of(message.from_user), "unknown"))
+    async def unknown(message: Message, bot: Bot, catalog: MessageCatalog) -> None:
+        await say(bot, message.chat.id, catalog.text(language_of(message.from_user), "unknown"))
 
     @r.callback_query()
-    async def stale_button(callback: CallbackQuery) -> None:
-        await callback.answer(text(language_of(callback.from_user), "unknown"))
+    async def stale_button(callback: CallbackQuery, catalog: MessageCatalog) -> None:
+        await callback.answer(catalog.text(language_of(callback.from_user), "unknown"))
 
     return r

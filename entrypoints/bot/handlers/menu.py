@@ -8,9 +8,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
 from dishka.integrations.aiogram import FromDishka, inject
 
+from adapters.catalog import MessageCatalog
 from application.errors import CustomerBlacklisted, CustomerNotRegistered
 from application.terms import ShopTerms
-from application.texts import text
 from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCommand, RegisterCustomer
 from domain.ids import TelegramId
@@ -18,27 +18,29 @@ from entrypoints.bot.keyboards import MENU_HELP, MENU_REF, menu
 from entrypoints.bot.replies import bot_link, language_of, say
 
 
-async def _help(bot: Bot, user: User, chat_id: int, terms: ShopTerms) -> None:
+async def _help(bot: Bot, user: User, chat_id: int, terms: ShopTerms, catalog: MessageCatalog) -> None:
     language = language_of(user)
-    body = text(language, "help", title=terms.course_title, percent=str(terms.referral_rate))
-    await say(bot, chat_id, body, menu(language))
+    body = catalog.text(language, "help", title=terms.course_title, percent=str(terms.referral_rate))
+    await say(bot, chat_id, body, menu(catalog, language))
 
 
-async def _referral(bot: Bot, user: User, chat_id: int, summary_of: GetReferralSummary) -> None:
+async def _referral(
+    bot: Bot, user: User, chat_id: int, summary_of: GetReferralSummary, catalog: MessageCatalog
+) -> None:
     language = language_of(user)
     try:
         summary = await summary_of(TelegramId(user.id))
     except CustomerNotRegistered:
-        await say(bot, chat_id, text(language, "not_registered"))
+        await say(bot, chat_id, catalog.text(language, "not_registered"))
         return
     except CustomerBlacklisted:
         return
-    body = text(
+    body = catalog.text(
         language,
         "ref_summary",
         link=f"{await bot_link(bot)}?start={summary.code}",
-        joined=summary.joined,
-        paid=summary.paid,
+        invited=catalog.plural(language, "ref.invited", summary.invited),
+        paid=catalog.plural(language, "ref.paid", summary.paid),
         balance=summary.balance.to_decimal_string(),
         percent=str(summary.rate),
     )
@@ -55,6 +57,7 @@ def router() -> Router:
         command: CommandObject,
         bot: Bot,
         state: FSMContext,
+        catalog: MessageCatalog,
         register: FromDishka[RegisterCustomer],
         terms: FromDishka[ShopTerms],
     ) -> None:
@@ -74,33 +77,39 @@ def router() -> Router:
         except CustomerBlacklisted:
             return
         language = language_of(user)
-        body = text(
+        body = catalog.text(
             language, "welcome", name=user.first_name, title=terms.course_title, price=terms.price.to_decimal_string()
         )
-        await say(bot, message.chat.id, body, menu(language))
+        await say(bot, message.chat.id, body, menu(catalog, language))
 
     @r.message(Command("help"))
     @inject
-    async def help_command(message: Message, bot: Bot, terms: FromDishka[ShopTerms]) -> None:
+    async def help_command(message: Message, bot: Bot, catalog: MessageCatalog, terms: FromDishka[ShopTerms]) -> None:
         assert message.from_user is not None
-        await _help(bot, message.from_user, message.chat.id, terms)
+        await _help(bot, message.from_user, message.chat.id, terms, catalog)
 
     @r.callback_query(F.data == MENU_HELP)
     @inject
-    async def help_button(callback: CallbackQuery, bot: Bot, terms: FromDishka[ShopTerms]) -> None:
+    async def help_button(
+        callback: CallbackQuery, bot: Bot, catalog: MessageCatalog, terms: FromDishka[ShopTerms]
+    ) -> None:
         await callback.answer()
-        await _help(bot, callback.from_user, callback.from_user.id, terms)
+        await _help(bot, callback.from_user, callback.from_user.id, terms, catalog)
 
     @r.message(Command("ref"))
     @inject
-    async def ref_command(message: Message, bot: Bot, summary_of: FromDishka[GetReferralSummary]) -> None:
+    async def ref_command(
+        message: Message, bot: Bot, catalog: MessageCatalog, summary_of: FromDishka[GetReferralSummary]
+    ) -> None:
         assert message.from_user is not None
-        await _referral(bot, message.from_user, message.chat.id, summary_of)
+        await _referral(bot, message.from_user, message.chat.id, summary_of, catalog)
 
     @r.callback_query(F.data == MENU_REF)
     @inject
-    async def ref_button(callback: CallbackQuery, bot: Bot, summary_of: FromDishka[GetReferralSummary]) -> None:
+    async def ref_button(
+        callback: CallbackQuery, bot: Bot, catalog: MessageCatalog, summary_of: FromDishka[GetReferralSummary]
+    ) -> None:
         await callback.answer()
-        await _referral(bot, callback.from_user, callback.from_user.id, summary_of)
+        await _referral(bot, callback.from_user, callback.from_user.id, summary_of, catalog)
 
     return r

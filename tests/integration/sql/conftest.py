@@ -15,10 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from adapters.fakes.readers import MemoryBlacklistReader, MemoryReferralReader
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
 from adapters.sql.engine import create_engine, make_session_factory
 from adapters.sql.migrate import upgrade
+from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
+from application.ports.readers import BlacklistReader, ReferralReader
 from application.ports.unit_of_work import UnitOfWork
 
 POSTGRES_URL = os.environ.get("AIMPAY_TEST_POSTGRES_URL", "")
@@ -88,11 +91,20 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 class Backend:
-    """Where a contract test's units of work come from."""
+    """Where a contract test's units of work and readers come from."""
 
-    def __init__(self, name: str, new_uow: Callable[[], UnitOfWork], engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        new_uow: Callable[[], UnitOfWork],
+        referrals: ReferralReader,
+        blacklist: BlacklistReader,
+        engine: AsyncEngine | None = None,
+    ) -> None:
         self.name = name
         self.new_uow = new_uow
+        self.referrals = referrals
+        self.blacklist = blacklist
         self.engine = engine
 
     @property
@@ -105,9 +117,17 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     """The in-memory fake or a migrated database, behind the same ``UnitOfWork`` port."""
     if request.param == "memory":
         store = MemoryStore()
-        yield Backend("memory", lambda: InMemoryUnitOfWork(store))
+        yield Backend(
+            "memory", lambda: InMemoryUnitOfWork(store), MemoryReferralReader(store), MemoryBlacklistReader(store)
+        )
         return
     async with blank_engine(request.param, tmp_path) as engine:
         await upgrade(engine)
         factory = make_session_factory(engine)
-        yield Backend(request.param, lambda: SqlaUnitOfWork(factory), engine)
+        yield Backend(
+            request.param,
+            lambda: SqlaUnitOfWork(factory),
+            SqlReferralReader(engine),
+            SqlBlacklistReader(engine),
+            engine,
+        )

@@ -13,7 +13,7 @@ LATER = T0 + timedelta(days=1)
 def _attribute(
     c: Customer, r: Customer, chain: tuple[CustomerId, ...] = (), *, blacklisted: bool = False, paid: bool = False
 ):
-    return attribute(c, r, ReferralChain(chain), referrer_blacklisted=blacklisted, customer_has_paid=paid, at=LATER)
+    return attribute(c, r, ReferralChain(chain), referrer_may_refer=not blacklisted, customer_has_paid=paid, at=LATER)
 
 
 def test_attribution_sets_referrer_and_time() -> None:
@@ -34,7 +34,7 @@ def test_first_touch_wins() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"blacklisted": True}, AttributionRefused.REFERRER_BLACKLISTED),
+        ({"blacklisted": True}, AttributionRefused.REFERRER_NOT_ALLOWED),
         ({"paid": True}, AttributionRefused.ALREADY_PAID),
     ],
 )

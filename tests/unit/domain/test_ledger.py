@@ -5,8 +5,8 @@ import pytest
 
 from domain.errors import InvalidValue
 from domain.ids import CustomerId, LedgerEntryId, PurchaseId
-from domain.ledger import EntryKind, LedgerEntry, balance, credit_key, referral_credit
-from domain.money import RUB, Currency, Money, Percent
+from domain.ledger import EntryKind, LedgerEntry, credit_key, referral_credit
+from domain.money import Money, Percent
 from domain.purchase import PaymentStatus
 from tests.unit.domain.factories import T0, purchase
 
@@ -92,24 +92,7 @@ def test_referral_credit_refuses_an_unpaid_purchase(status: PaymentStatus | None
         referral_credit(LedgerEntryId(UUID(int=5)), REFERRER, p, Percent(1000), T0)
 
 
-def test_balance_is_the_sum_of_entries() -> None:
-    entries = [
-        entry(EntryKind.REFERRAL_CREDIT, 49_900, "a"),
-        entry(EntryKind.REFERRAL_CREDIT, 100, "b"),
-        entry(EntryKind.PAYOUT, -30_000, "c"),
-        entry(EntryKind.ADJUSTMENT, -1, "d"),
-    ]
-    assert balance(entries, RUB) == Money(19_999)
-    assert balance([], RUB) == Money(0)
-    assert balance([], Currency("USD")) == Money(0, Currency("USD"))
-
-
-def test_balance_refuses_mixed_currencies() -> None:
-    usd = LedgerEntry(LedgerEntryId(UUID(int=8)), REFERRER, EntryKind.ADJUSTMENT, Money(1, Currency("USD")), "u", T0)
-    with pytest.raises(InvalidValue):
-        balance([entry(EntryKind.ADJUSTMENT, 1), usd], RUB)
-
-
-def test_credit_key_names_the_purchase() -> None:
-    pid = PurchaseId(UUID(int=3))
-    assert credit_key(pid) == f"credit:{pid}"
+def test_one_purchase_one_credit_key() -> None:
+    first, second = PurchaseId(UUID(int=3)), PurchaseId(UUID(int=4))
+    assert credit_key(first) == credit_key(PurchaseId(UUID(int=3)))
+    assert credit_key(first) != credit_key(second)

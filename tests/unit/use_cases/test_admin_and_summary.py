@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from application.errors import CustomerNotRegistered
+from application.errors import CustomerNotRegistered, NotAuthorized
 from application.use_cases.ban_user import BanOutcome, BanResult
 from application.use_cases.start_checkout import AccessReissued, CheckoutCommand
 from domain.access import AccessGrant
@@ -23,7 +23,7 @@ async def test_referral_summary_counts_joined_paid_and_balance() -> None:
     await h.pay(5)
     summary = await h.summary()(TelegramId(1))
     assert summary.code == referrer.customer.referral_code
-    assert (summary.joined, summary.paid) == (3, 2)
+    assert (summary.invited, summary.paid) == (3, 2)
     assert summary.balance == Money(2 * 62_375)  # 12.5% of 4990.00, twice
     assert summary.rate == Percent(1250)
 
@@ -32,7 +32,7 @@ async def test_referral_summary_of_a_newcomer_is_empty() -> None:
     h = Harness()
     await h.start(1)
     summary = await h.summary()(TelegramId(1))
-    assert (summary.joined, summary.paid, summary.balance) == (0, 0, Money(0))
+    assert (summary.invited, summary.paid, summary.balance) == (0, 0, Money(0))
 
 
 async def test_referral_summary_needs_registration() -> None:
@@ -44,7 +44,7 @@ async def test_ban_unknown_id_blacklists_it() -> None:
     h = Harness()
     assert await h.ban()(TelegramId(77)) == BanResult(BanOutcome.BANNED, None)
     assert TelegramId(77) in h.store.state.blacklist
-    assert await h.is_blacklisted()(TelegramId(77)) is True
+    assert await h.may_use_bot()(TelegramId(77)) is False
     assert h.course.removed == [TelegramId(77)]
 
 
@@ -95,17 +95,17 @@ async def test_unban() -> None:
     await h.ban()(TelegramId(2))
     assert await h.unban()(TelegramId(2)) is True
     assert h.store.state.blacklist == {}
-    assert await h.is_blacklisted()(TelegramId(2)) is False
+    assert await h.may_use_bot()(TelegramId(2)) is True
     assert await h.unban()(TelegramId(2)) is False
     assert (await h.start(2)).is_new is False  # can use the bot again
 
 
-async def test_is_blacklisted() -> None:
+async def test_may_use_bot_unless_blacklisted() -> None:
     h = Harness()
-    assert await h.is_blacklisted()(TelegramId(3)) is False
+    assert await h.may_use_bot()(TelegramId(3)) is True
     await h.ban()(TelegramId(3))
-    assert await h.is_blacklisted()(TelegramId(3)) is True
-    assert await h.is_blacklisted()(TelegramId(4)) is False
+    assert await h.may_use_bot()(TelegramId(3)) is False
+    assert await h.may_use_bot()(TelegramId(4)) is True
 
 
 async def test_an_admin_is_never_banned_nor_ignored() -> None:
@@ -118,7 +118,26 @@ async def test_an_admin_is_never_banned_nor_ignored() -> None:
     async with h.uow() as uow:  # even if listed by hand in the database
         await uow.blacklist.add(admin, h.clock.now())
         await uow.commit()
-    assert await h.is_blacklisted()(admin) is False
+    assert await h.may_use_bot()(admin) is True
+    assert (await h.start(admin.value)).is_new  # /start answers an admin even then
+
+
+async def test_only_an_admin_may_ban_or_unban() -> None:
+    h = Harness()
+    await h.start(2)
+    with pytest.raises(NotAuthorized):
+        await h.ban(actor=TelegramId(5))(TelegramId(2))
+    with pytest.raises(NotAuthorized):
+        await h.unban(actor=TelegramId(5))(TelegramId(2))
+    assert h.store.state.blacklist == {} and h.course.removed == []
+
+
+async def test_a_blacklisted_person_cannot_ban_even_by_a_stale_admin_list() -> None:
+    """The actor is judged by the policy at the moment of acting, not by who sent the command."""
+    h = Harness()
+    await h.ban()(TelegramId(5))
+    with pytest.raises(NotAuthorized):
+        await h.ban(actor=TelegramId(5))(TelegramId(2))
 
 
 async def test_ban_still_kicks_when_revoking_links_fails_and_reports_every_failure() -> None:

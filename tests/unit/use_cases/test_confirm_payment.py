@@ -5,15 +5,20 @@ from uuid import UUID
 
 import pytest
 
+from application.notices import (
+    DuplicatePaymentNotice,
+    PaymentCanceledNotice,
+    PaymentMismatchNotice,
+    ReferrerCredited,
+    SaleNotice,
+)
 from application.ports.payment_gateway import Payment, PaymentGatewayUnavailable, PaymentRequest
 from application.services.payments import PaymentOutcome
-from application.texts import text
 from domain.customer import Language
 from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.ledger import EntryKind
 from domain.money import Currency, Money
-from domain.outbox import OutboxKind
 from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
 from tests.unit.harness import ADMIN, Harness, default_terms
 
@@ -46,19 +51,17 @@ async def test_succeeded_payment_pays_credits_and_queues_messages() -> None:
         purchase_id,
     )
 
-    outbox = h.store.state.outbox
-    assert set(outbox) == {
-        f"purchase:{purchase_id}:access",
-        f"purchase:{purchase_id}:referrer",
-        f"purchase:{purchase_id}:admin:{ADMIN}",
-    }
-    assert outbox[f"purchase:{purchase_id}:access"].kind is OutboxKind.GRANT_ACCESS
-    referrer_note = outbox[f"purchase:{purchase_id}:referrer"].payload
-    assert referrer_note["telegram_id"] == 1
-    assert referrer_note["text"] == text(Language.EN, "referrer.credited", amount="499.99", balance="499.99")
-    admin_note = outbox[f"purchase:{purchase_id}:admin:{ADMIN}"].payload
-    assert admin_note["telegram_id"] == ADMIN.value
-    assert "Boris @u2" in admin_note["text"] and "4999.99" in admin_note["text"] and "Anna" in admin_note["text"]
+    assert h.access_grants_queued(purchase_id) == 1
+    assert h.notices_to(1) == [ReferrerCredited(amount=Money(49_999), balance=Money(49_999))]
+    assert h.notices_to(ADMIN) == [
+        SaleNotice(buyer="Boris @u2", telegram_id=2, amount=Money(499_999), referrer="Anna (id 1)")
+    ]
+    assert len(h.store.state.outbox) == 3  # nothing else
+
+    await h.deliver_all()  # rendered in each recipient's language
+    assert h.texts_to(1) == [h.render(Language.EN, "referrer.credited", amount="499.99", balance="499.99")]
+    [sale] = h.texts_to(ADMIN)
+    assert "Boris @u2" in sale and "4999.99" in sale and "Anna" in sale
 
 
 async def test_duplicate_notification_changes_nothing() -> None:
@@ -79,8 +82,11 @@ async def test_balance_in_the_referrer_note_accumulates() -> None:
     for buyer in (2, 3):
         await h.start(buyer, referrer.customer.referral_code.value)
         paid = await h.pay(buyer)
-    note = h.store.state.outbox[f"purchase:{paid.id}:referrer"].payload["text"]
-    assert note == text(Language.RU, "referrer.credited", amount="499.00", balance="998.00")
+    assert h.notices_to(1) == [
+        ReferrerCredited(amount=Money(49_900), balance=Money(49_900)),
+        ReferrerCredited(amount=Money(49_900), balance=Money(99_800)),
+    ]
+    assert paid.status is PurchaseStatus.PAID
 
 
 async def test_canceled_payment_cancels_and_tells_the_buyer() -> None:
@@ -90,10 +96,11 @@ async def test_canceled_payment_cancels_and_tells_the_buyer() -> None:
     assert await h.confirm()(payment_id) is PaymentOutcome.CANCELED
     assert h.purchase(purchase_id).status is PurchaseStatus.CANCELED
     assert h.store.state.ledger == []
-    assert list(h.store.state.outbox) == [f"purchase:{purchase_id}:canceled"]
+    assert h.notices_to(2) == [PaymentCanceledNotice()]
+    assert len(h.store.state.outbox) == 1
     await h.deliver_all()
     [told] = h.notifier.sent
-    assert (told.telegram_id, told.text) == (TelegramId(2), text(Language.RU, "payment.canceled"))
+    assert (told.telegram_id, told.text) == (TelegramId(2), h.render(Language.RU, "payment.canceled"))
     assert await h.confirm()(payment_id) is PaymentOutcome.UNCHANGED
     assert len(h.store.state.outbox) == 1
 
@@ -144,9 +151,12 @@ async def test_mismatch_is_refused_changes_nothing_and_tells_the_admins_once(cha
         before.grants,
     )
     assert h.purchase(purchase_id).status is PurchaseStatus.PENDING
-    alerts = {key: message for key, message in after.outbox.items() if key not in before.outbox}
-    assert list(alerts) == [f"purchase:{purchase_id}:mismatch:{forged.payment_id}:admin:{ADMIN}"]
-    assert forged.payment_id in alerts[next(iter(alerts))].payload["text"]
+    assert len(after.outbox) == len(before.outbox) + 1  # one alert, though the notification came twice
+    assert h.notices_to(ADMIN) == [
+        PaymentMismatchNotice(
+            payment_id=forged.payment_id, purchase_id=str(purchase_id), amount=forged.amount, price=h.terms.price
+        )
+    ]
 
 
 async def test_payment_naming_another_purchase_of_ours_is_a_mismatch() -> None:
@@ -201,8 +211,10 @@ async def test_no_referrer_no_credit() -> None:
     paid = await h.pay(2)
     assert paid.status is PurchaseStatus.PAID
     assert h.store.state.ledger == []
-    assert set(h.store.state.outbox) == {f"purchase:{paid.id}:access", f"purchase:{paid.id}:admin:{ADMIN}"}
-    assert "—" in h.store.state.outbox[f"purchase:{paid.id}:admin:{ADMIN}"].payload["text"]
+    assert h.access_grants_queued(paid.id) == 1
+    [sale] = h.notices_to(ADMIN)
+    assert isinstance(sale, SaleNotice) and sale.referrer == "—"
+    assert len(h.store.state.outbox) == 2
 
 
 async def test_blacklisted_referrer_gets_no_credit() -> None:
@@ -212,14 +224,15 @@ async def test_blacklisted_referrer_gets_no_credit() -> None:
     h.gateway.succeed(payment_id)
     assert await h.confirm()(payment_id) is PaymentOutcome.PAID
     assert h.store.state.ledger == []
-    assert all(m.payload.get("telegram_id") != 1 for m in h.store.state.outbox.values())
+    assert h.notices_to(1) == []
 
 
 async def test_no_admins_no_admin_note() -> None:
     h = Harness(terms=default_terms(admin_ids=()))
     await h.start(2)
     paid = await h.pay(2)
-    assert set(h.store.state.outbox) == {f"purchase:{paid.id}:access"}
+    assert h.access_grants_queued(paid.id) == 1
+    assert len(h.store.state.outbox) == 1
 
 
 async def test_credit_that_rounds_to_nothing_is_not_written() -> None:
@@ -228,7 +241,7 @@ async def test_credit_that_rounds_to_nothing_is_not_written() -> None:
     h.gateway.succeed(payment_id)
     assert await h.confirm()(payment_id) is PaymentOutcome.PAID
     assert h.store.state.ledger == []
-    assert all(not key.endswith(":referrer") for key in h.store.state.outbox)
+    assert h.notices_to(1) == []
 
 
 async def _second_payment_in_flight(h: Harness, telegram_id: int) -> tuple[PurchaseId, str]:
@@ -271,19 +284,10 @@ async def test_second_payment_of_a_customer_is_recorded_but_grants_and_credits_n
     assert (second.status, second.paid_at, second.payment_id) == (PurchaseStatus.PAID, h.clock.now(), second_payment)
     assert h.purchase(first_id).status is PurchaseStatus.PAID
     assert [e.purchase_id for e in h.store.state.ledger] == [first_id]  # the referrer is credited once
-    new_keys = {k for k in h.store.state.outbox if k.startswith(f"purchase:{second_id}:")}
-    assert new_keys == {f"purchase:{second_id}:duplicate:admin:{ADMIN}"}
-    alert = h.store.state.outbox[f"purchase:{second_id}:duplicate:admin:{ADMIN}"]
-    assert alert.kind is OutboxKind.TELEGRAM_MESSAGE and alert.payload["telegram_id"] == ADMIN.value
-    assert alert.payload["text"] == text(
-        Language.RU,
-        "admin.duplicate_payment",
-        buyer="Boris @u2",
-        telegram_id=2,
-        payment_id=second_payment,
-        amount="4990.00",
-    )
-    assert "ЮKassa" in alert.payload["text"]
+    assert h.access_grants_queued(second_id) == 0
+    assert h.notices_to(ADMIN, DuplicatePaymentNotice) == [
+        DuplicatePaymentNotice(buyer="Boris @u2", telegram_id=2, payment_id=second_payment, amount=h.terms.price)
+    ]
 
     # Replays change nothing; delivery sends the admin alert only: no second link, email or credit note.
     before = _snapshot(h)
@@ -291,6 +295,15 @@ async def test_second_payment_of_a_customer_is_recorded_but_grants_and_credits_n
     assert h.store.state == before
     await h.deliver_all()
     assert [m.telegram_id for m in h.notifier.sent[sent_before:]] == [ADMIN]
+    assert h.notifier.sent[-1].text == h.render(
+        Language.RU,
+        "admin.duplicate_payment",
+        buyer="Boris @u2",
+        telegram_id=2,
+        payment_id=second_payment,
+        amount="4990.00",
+    )
+    assert "ЮKassa" in h.notifier.sent[-1].text
     assert len(h.store.state.grants) == 1 and len(h.email.sent) == 1 and len(h.course.invites) == 1
 
 
@@ -303,8 +316,12 @@ async def test_duplicate_payment_alerts_every_admin_in_their_language() -> None:
     _, second_payment = await _second_payment_in_flight(h, 2)
     h.gateway.succeed(second_payment)
     assert await h.recorder().record(h.gateway.payments[second_payment]) is PaymentOutcome.DUPLICATE_PAYMENT
+    assert (
+        len(h.notices_to(ADMIN, DuplicatePaymentNotice)) == len(h.notices_to(other_admin, DuplicatePaymentNotice)) == 1
+    )
+    await h.deliver_all()
     alerts = {
-        m.payload["telegram_id"]: m.payload["text"] for k, m in h.store.state.outbox.items() if ":duplicate:admin:" in k
+        m.telegram_id.value: m.text for m in h.notifier.sent if "paid again" in m.text or "заплатил ещё раз" in m.text
     }
     assert set(alerts) == {ADMIN.value, other_admin.value}
     assert (
@@ -322,4 +339,4 @@ async def test_canceled_second_payment_of_a_paying_customer_is_just_canceled() -
     h.gateway.cancel(second_payment)
     assert await h.confirm()(second_payment) is PaymentOutcome.CANCELED
     assert h.purchase(second_id).status is PurchaseStatus.CANCELED
-    assert not any(":duplicate:" in k for k in h.store.state.outbox)
+    assert h.notices_to(ADMIN, DuplicatePaymentNotice) == []

@@ -5,10 +5,10 @@ from uuid import UUID
 import pytest
 
 from adapters.fakes.gateways import RecordingNotifier
+from application.notices import Notice
 from application.ports.messaging import LinkButton
 from application.services.outbox import OutboxWriter
-from application.texts import text
-from application.use_cases.deliver_outbox import LEASE, MAX_ATTEMPTS, DeliverOutbox
+from application.use_cases.deliver_outbox import LEASE, MAX_ATTEMPTS
 from domain.customer import Language
 from domain.email import Email
 from domain.ids import OutboxMessageId, TelegramId
@@ -24,8 +24,20 @@ async def _paid_referred(h: Harness, email: str = "Buyer@Example.com") -> None:
     await h.pay(2, email)
 
 
-def _msg(h: Harness, suffix: str) -> OutboxMessage:
-    [m] = [m for key, m in h.store.state.outbox.items() if key.endswith(suffix)]
+def _grant(h: Harness) -> OutboxMessage:
+    """The one message that issues the buyer's link."""
+    [m] = h.outbox_messages(OutboxKind.GRANT_ACCESS)
+    return m
+
+
+def _telegram_to(h: Harness, telegram_id: TelegramId) -> OutboxMessage:
+    """The one Telegram message queued for ``telegram_id``."""
+    [m] = [m for m in h.outbox_messages(OutboxKind.TELEGRAM_NOTICE) if m.payload["telegram_id"] == telegram_id.value]
+    return m
+
+
+def _email(h: Harness) -> OutboxMessage:
+    [m] = h.outbox_messages(OutboxKind.EMAIL_NOTICE)
     return m
 
 
@@ -40,12 +52,14 @@ async def test_delivers_everything_once() -> None:
     [to_buyer] = h.notifier.to(BUYER)
     assert link in to_buyer.text
     expires = invite.expires_at.strftime("%Y-%m-%d %H:%M")
-    assert to_buyer.text == text(Language.EN, "access.telegram", title=h.terms.course_title, link=link, expires=expires)
-    assert to_buyer.buttons == (LinkButton(text(Language.EN, "button.join"), link),)
+    assert to_buyer.text == h.render(
+        Language.EN, "access.granted", title=h.terms.course_title, link=link, expires=expires
+    )
+    assert to_buyer.buttons == (LinkButton(h.render(Language.EN, "button.join"), link),)
     assert len(h.notifier.to(TelegramId(1))) == 1 and len(h.notifier.to(ADMIN)) == 1
 
     [(key, email)] = h.email.sent.items()
-    assert key.endswith(":access:email")
+    assert key == _email(h).key  # the outbox message's key is the idempotency key
     assert email.to == Email("Buyer@example.com")
     assert h.terms.course_title in email.subject
     assert link in email.text
@@ -63,12 +77,12 @@ async def test_telegram_down_is_retried_with_backoff_and_nothing_is_lost() -> No
     h.notifier.available = False
     assert await h.deliver_all() == 2  # the grant and the email; every Telegram message waits
     assert h.notifier.sent == [] and len(h.email.sent) == 1
-    buyer_msg = _msg(h, ":access:telegram")
+    buyer_msg = _telegram_to(h, BUYER)
     assert buyer_msg.attempts == 1 and buyer_msg.next_attempt_at == h.clock.now() + retry_delay(1)
 
     h.clock.advance(retry_delay(1))
     assert await h.deliver_all() == 0  # still down: the second try is scheduled further out
-    buyer_msg = _msg(h, ":access:telegram")
+    buyer_msg = _telegram_to(h, BUYER)
     assert buyer_msg.attempts == 2 and buyer_msg.next_attempt_at == h.clock.now() + retry_delay(2)
     assert buyer_msg.failed_at is None
 
@@ -91,7 +105,7 @@ async def test_email_down_then_up_sends_exactly_one_email() -> None:
         h.clock.advance(timedelta(minutes=10))
         await h.deliver_all()
     assert len(h.email.sent) == 1 and h.email.calls == 2
-    assert _msg(h, ":access:email").delivered_at is not None
+    assert _email(h).delivered_at is not None
 
 
 async def test_permanent_error_gives_up_and_other_messages_still_go() -> None:
@@ -99,12 +113,12 @@ async def test_permanent_error_gives_up_and_other_messages_still_go() -> None:
     await _paid_referred(h)
     h.notifier.blocked.add(BUYER)
     await h.deliver_all()
-    buyer_msg = _msg(h, ":access:telegram")
+    buyer_msg = _telegram_to(h, BUYER)
     assert buyer_msg.failed_at is not None and buyer_msg.attempts == 1 and "blocked" in (buyer_msg.last_error or "")
     h.notifier.blocked.clear()
     h.clock.advance(timedelta(days=1))
     await h.deliver_all()
-    assert _msg(h, ":access:telegram").attempts == 1  # never tried again
+    assert _telegram_to(h, BUYER).attempts == 1  # never tried again
     assert h.notifier.to(BUYER) == []
     assert len(h.email.sent) == 1 and len(h.notifier.to(ADMIN)) == 1 and len(h.notifier.to(TelegramId(1))) == 1
 
@@ -117,7 +131,7 @@ async def test_gives_up_after_max_attempts() -> None:
     for _ in range(MAX_ATTEMPTS + 5):
         await h.deliver_all()
         h.clock.advance(timedelta(minutes=10))
-    admin_note = _msg(h, f":admin:{ADMIN}")
+    admin_note = _telegram_to(h, ADMIN)
     assert admin_note.attempts == MAX_ATTEMPTS and admin_note.failed_at is not None
 
 
@@ -170,30 +184,27 @@ async def test_concurrent_runs_split_the_work_without_duplicates() -> None:
 
 
 class StallingWriter(OutboxWriter):
-    """Stalls right after the invite link was made, inside the transaction that records the step."""
+    """Stalls right after the invite link was made, before the step is recorded."""
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
         self.stalled = asyncio.Event()
 
-    async def telegram(self, *args: object, **kwargs: object) -> bool:
+    def telegram_notice(self, key: str, to: TelegramId, language: Language, notice: Notice) -> OutboxMessage:
         self.stalled.set()
-        await asyncio.Event().wait()  # until cancelled
-        raise AssertionError("unreachable")
+        raise asyncio.CancelledError  # as if the worker were killed here
 
 
 async def test_grant_delivered_twice_makes_one_invite_link() -> None:
     h = Harness()
     await h.start(2)
     await h.pay(2)
-    writer = StallingWriter(h.clock, h.ids)
-    worker = asyncio.create_task(DeliverOutbox(h.uow(), h.notifier, h.email, h._access(), writer, h.clock, h.terms)())
-    await writer.stalled.wait()
-    worker.cancel()  # the worker is killed before the step is recorded
-    with pytest.raises(asyncio.CancelledError):
-        await worker
+    writer = StallingWriter(h.clock, h.ids, h.policy)
+    with pytest.raises(asyncio.CancelledError):  # killed after the link was made, before the step is recorded
+        await h.deliver(writer)()
+    assert writer.stalled.is_set()
     [link] = h.course.invites
-    assert _msg(h, ":access").delivered_at is None
+    assert _grant(h).delivered_at is None
     assert await h.deliver_all() == 0  # still held by the dead worker's claim
     h.clock.advance(LEASE)
     await h.deliver_all()
@@ -212,7 +223,7 @@ async def test_course_down_retries_the_grant_and_then_makes_one_link() -> None:
     h.course.available = False
     await h.deliver_all()
     assert h.course.invites == {} and h.store.state.grants == {}
-    assert _msg(h, ":access").attempts == 1 and _msg(h, ":access").failed_at is None
+    assert _grant(h).attempts == 1 and _grant(h).failed_at is None
     h.course.available = True
     h.clock.advance(retry_delay(1))
     await h.deliver_all()
@@ -226,7 +237,7 @@ async def test_banned_buyer_gets_no_link() -> None:
     await h.ban()(BUYER)
     await h.deliver_all()
     assert h.course.invites == {}
-    assert _msg(h, ":access").failed_at is not None
+    assert _grant(h).failed_at is not None
     assert h.notifier.to(BUYER) == [] and h.email.sent == {}
 
 
@@ -246,7 +257,4 @@ async def test_a_malformed_message_does_not_hold_up_the_others() -> None:
     assert len(h.notifier.to(BUYER)) == 1 and len(h.email.sent) == 1
     stored = h.store.state.outbox["poison"]
     assert stored.attempts == 1 and stored.delivered_at is None and "Telegram user id" in (stored.last_error or "")
-    for _ in range(MAX_ATTEMPTS):
-        h.clock.advance(timedelta(minutes=10))
-        await h.deliver_all()
-    assert h.store.state.outbox["poison"].failed_at is not None  # given up on in the end
+    assert stored.failed_at is not None  # a payload that can never be sent is given up on at once

@@ -5,21 +5,19 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from application.services.outbox import OutboxWriter
-from application.texts import text
+from application.notices import LinkSharedNotice
 from application.use_cases.record_course_join import JoinOutcome, RecordCourseJoin
 from application.use_cases.start_checkout import AccessReissued
 from domain.access import AccessGrant
 from domain.customer import Language
 from domain.ids import TelegramId
-from domain.outbox import OutboxKind
 from tests.unit.harness import ADMIN, Harness, default_terms
 
 BUYER, FRIEND, STRANGER = 1, 2, 3
 
 
 def record_join(h: Harness) -> RecordCourseJoin:
-    return RecordCourseJoin(h.uow(), h.course, h.clock, OutboxWriter(h.clock, h.ids), h.terms)
+    return h.record_join()
 
 
 async def paid_with_link(h: Harness, telegram_id: int, name: str = "User") -> AccessGrant:
@@ -35,12 +33,9 @@ def grant_now(h: Harness, grant: AccessGrant) -> AccessGrant:
     return h.store.state.grants[grant.id]
 
 
-def alerts(h: Harness) -> list[tuple[str, int, str]]:
-    return sorted(
-        (m.key, int(m.payload["telegram_id"]), str(m.payload["text"]))  # type: ignore[call-overload]
-        for m in h.outbox_messages(OutboxKind.TELEGRAM_MESSAGE)
-        if ":intruder:" in m.key
-    )
+def alerts(h: Harness, admin: TelegramId = ADMIN) -> list[LinkSharedNotice]:
+    """The link-shared alerts queued for ``admin``."""
+    return [n for n in h.notices_to(admin, LinkSharedNotice) if isinstance(n, LinkSharedNotice)]
 
 
 async def test_no_link_changes_nothing() -> None:
@@ -122,8 +117,8 @@ async def test_a_stranger_is_removed_and_the_admins_are_told() -> None:
     assert grant.invite_link not in h.course.live_links
     assert h.course.removed == [TelegramId(STRANGER)]
     assert TelegramId(STRANGER) not in h.course.members
-    body = text(Language.RU, "admin.link_shared", telegram_id=STRANGER, owner="Анна @u1", owner_id=BUYER)
-    assert alerts(h) == [(f"grant:{grant.id}:intruder:{STRANGER}:admin:{ADMIN}", ADMIN.value, body)]
+    assert alerts(h) == [LinkSharedNotice(telegram_id=STRANGER, owner="Анна @u1", owner_id=str(BUYER))]
+    body = h.render(Language.RU, "admin.link_shared", telegram_id=STRANGER, owner="Анна @u1", owner_id=BUYER)
     await h.deliver_all()
     assert [m.text for m in h.notifier.to(ADMIN)].count(body) == 1
 
@@ -154,7 +149,7 @@ async def test_a_blacklisted_joiner_is_removed_even_if_they_paid() -> None:
     outcome = await record_join(h)(TelegramId(FRIEND), grant.invite_link)
     assert outcome is JoinOutcome.STRANGER_REMOVED
     assert h.course.removed == [TelegramId(FRIEND)]
-    assert [key for key, _, _ in alerts(h)] == [f"grant:{grant.id}:intruder:{FRIEND}:admin:{ADMIN}"]
+    assert [alert.telegram_id for alert in alerts(h)] == [FRIEND]
 
 
 async def test_every_admin_is_told_in_their_language() -> None:
@@ -164,24 +159,23 @@ async def test_every_admin_is_told_in_their_language() -> None:
     grant = await paid_with_link(h, BUYER, name="Ann")
     await record_join(h)(TelegramId(STRANGER), grant.invite_link)
     values = {"telegram_id": STRANGER, "owner": "Ann @u1", "owner_id": BUYER}
-    key = f"grant:{grant.id}:intruder:{STRANGER}:admin:"
-    assert alerts(h) == [
-        (f"{key}{other_admin}", other_admin.value, text(Language.EN, "admin.link_shared", **values)),
-        (f"{key}{ADMIN}", ADMIN.value, text(Language.RU, "admin.link_shared", **values)),
-    ]
+    assert len(alerts(h)) == len(alerts(h, other_admin)) == 1
+    await h.deliver_all()
+    assert h.render(Language.EN, "admin.link_shared", **values) in h.texts_to(other_admin)
+    assert h.render(Language.RU, "admin.link_shared", **values) in h.texts_to(ADMIN)
 
 
 async def test_a_redelivered_join_changes_nothing_more() -> None:
     h = Harness()
     grant = await paid_with_link(h, BUYER)
     first = await record_join(h)(TelegramId(STRANGER), grant.invite_link)
-    state, commits = copy.deepcopy(h.store.state), h.store.commits
+    state = copy.deepcopy(h.store.state)
     h.clock.advance(timedelta(minutes=1))
 
     second = await record_join(h)(TelegramId(STRANGER), grant.invite_link)
 
     assert first is second is JoinOutcome.STRANGER_REMOVED
-    assert (h.store.state, h.store.commits) == (state, commits)  # same revocation time, no second alert
+    assert h.store.state == state  # same revocation time, no second alert
     assert len(alerts(h)) == 1
     assert TelegramId(STRANGER) not in h.course.members
 

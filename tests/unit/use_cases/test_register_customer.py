@@ -111,7 +111,7 @@ async def test_blacklisted_referrer_is_refused() -> None:
     referrer = await h.start(1)
     await h.ban()(TelegramId(1))
     result = await h.start(2, referrer.customer.referral_code.value)
-    assert result.is_new and result.refused is AttributionRefused.REFERRER_BLACKLISTED
+    assert result.is_new and result.refused is AttributionRefused.REFERRER_NOT_ALLOWED
     assert h.customer(2).referrer_id is None
 
 

@@ -7,21 +7,25 @@ import pytest
 
 from adapters.fakes.gateways import FakePaymentGateway
 from application.errors import CustomerBlacklisted, CustomerNotRegistered
-from application.ports.payment_gateway import Payment, PaymentGatewayRejected, PaymentGatewayUnavailable, PaymentRequest
+from application.notices import DuplicatePaymentNotice, PaymentMismatchNotice
+from application.ports.payment_gateway import Payment, PaymentGatewayRejected, PaymentRequest
 from application.use_cases.start_checkout import (
     AccessReissued,
+    AccessReissueFailed,
     AlreadyInCourse,
     CheckoutCommand,
     EmailNeeded,
     PaymentJustConfirmed,
     PaymentLink,
+    PaymentOnHold,
+    PaymentServiceUnavailable,
 )
 from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.money import Money
 from domain.outbox import OutboxKind
 from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
-from tests.unit.harness import Harness, default_terms
+from tests.unit.harness import ADMIN, Harness, default_terms
 
 
 async def test_new_payment_carries_the_purchase_id_as_idempotency_key_and_the_course_terms() -> None:
@@ -103,13 +107,11 @@ async def test_provider_down_leaves_a_pending_purchase_and_a_retry_makes_exactly
     h = Harness()
     await h.start(1)
     h.gateway.available = False
-    with pytest.raises(PaymentGatewayUnavailable):
-        await h.buy(1)
+    assert isinstance(await h.buy(1), PaymentServiceUnavailable)
     [pending] = h.purchases_of(1)
     assert (pending.status, pending.payment_id) == (PurchaseStatus.PENDING, None)
     assert h.gateway.payments == {}
-    with pytest.raises(PaymentGatewayUnavailable):
-        await h.buy(1)
+    assert isinstance(await h.buy(1), PaymentServiceUnavailable)
     assert len(h.purchases_of(1)) == 1
 
     h.gateway.available = True
@@ -129,8 +131,7 @@ async def test_provider_down_while_checking_an_open_payment_changes_nothing() ->
     link = await h.buy(1)
     assert isinstance(link, PaymentLink)
     h.gateway.available = False
-    with pytest.raises(PaymentGatewayUnavailable):
-        await h.buy(1)
+    assert isinstance(await h.buy(1), PaymentServiceUnavailable)
     assert len(h.purchases_of(1)) == 1 and h.purchase(link.purchase_id).status is PurchaseStatus.PENDING
 
 
@@ -198,8 +199,7 @@ async def test_rejected_payment_closes_the_purchase_so_the_next_buy_starts_afres
     gateway = RejectingGateway()
     h = Harness(gateway=gateway)
     await h.start(1)
-    with pytest.raises(PaymentGatewayRejected):
-        await h.buy(1, "first@example.com")
+    assert isinstance(await h.buy(1, "first@example.com"), PaymentServiceUnavailable)
     [refused] = h.purchases_of(1)
     assert (refused.status, refused.payment_id) == (PurchaseStatus.CANCELED, None)
 
@@ -222,8 +222,7 @@ async def test_open_payment_without_a_url_from_the_provider_is_never_paid_twice(
     assert await h.buy(1) == replace(first, reused=True)  # the link we stored
     stored = h.purchase(first.purchase_id)
     h.store.state.purchases[first.purchase_id] = replace(stored, confirmation_url=None)
-    with pytest.raises(PaymentGatewayRejected):
-        await h.buy(1)
+    assert isinstance(await h.buy(1), PaymentServiceUnavailable)
     assert len(h.gateway.payments) == 1 and len(h.purchases_of(1)) == 1
     assert h.purchase(first.purchase_id).status is PurchaseStatus.PENDING
 
@@ -252,8 +251,7 @@ async def test_a_pending_purchase_left_by_an_outage_is_resumed_without_asking_ag
     h = Harness()
     await h.start(1)
     h.gateway.available = False
-    with pytest.raises(PaymentGatewayUnavailable):
-        await h.buy(1, "first@example.com")
+    assert isinstance(await h.buy(1, "first@example.com"), PaymentServiceUnavailable)
     h.gateway.available = True
     link = await _buy_without_email(h, 1)
     assert isinstance(link, PaymentLink) and link.email == "first@example.com"
@@ -340,9 +338,8 @@ async def test_open_payment_found_paid_as_a_duplicate_is_confirmed_and_never_sta
     assert h.purchase(first.purchase_id).status is PurchaseStatus.PAID
     assert h.purchase(second.id).status is PurchaseStatus.PAID
     assert len(h.purchases_of(1)) == 2 and gateway.create_calls == 2  # no third purchase, no third payment
-    [grant] = h.outbox_messages(OutboxKind.GRANT_ACCESS)
-    assert grant.payload == {"purchase_id": str(first.purchase_id)}
-    assert any(":duplicate:admin:" in m.key for m in h.outbox_messages(OutboxKind.TELEGRAM_MESSAGE))
+    assert h.access_grants_queued(first.purchase_id) == 1 and h.access_grants_queued(second.id) == 0
+    assert len(h.notices_to(ADMIN, DuplicatePaymentNotice)) == 1
 
 
 async def test_a_disputed_open_payment_blocks_a_second_one() -> None:
@@ -356,8 +353,34 @@ async def test_a_disputed_open_payment_blocks_a_second_one() -> None:
     h.gateway.payments[payment_id] = replace(
         h.gateway.payments[payment_id], status=PaymentStatus.SUCCEEDED, amount=Money(100)
     )
-    with pytest.raises(PaymentGatewayRejected, match="does not match"):
-        await h.buy(1, "other@example.com")
+    assert isinstance(await h.buy(1, "other@example.com"), PaymentOnHold)
+    assert isinstance(await h.buy(1, "other@example.com"), PaymentOnHold)  # and again, one alert only
     assert len(h.gateway.payments) == 1 and h.gateway.create_calls == 1
     assert h.purchase(first.purchase_id).status is PurchaseStatus.PENDING
-    assert any(":mismatch:" in key for key in h.store.state.outbox)
+    assert len(h.notices_to(ADMIN, PaymentMismatchNotice)) == 1
+
+
+async def test_a_paid_buyer_whose_new_link_cannot_be_made_is_told_so_and_nothing_changes() -> None:
+    h = Harness()
+    await h.start(1)
+    await h.pay(1)
+    await h.deliver_all()
+    grants = dict(h.store.state.grants)
+    h.course.available = False  # Telegram cannot say whether they are in the chat, nor make a link
+    assert isinstance(await h.buy(1), AccessReissueFailed)
+    assert h.store.state.grants == grants and len(h.gateway.payments) == 1
+    h.course.available = True
+    assert isinstance(await h.buy(1), AccessReissued)  # asking again later works
+
+
+async def test_a_payment_created_whose_answer_was_lost_is_found_again_by_its_key() -> None:
+    """The provider made the payment but its answer never came back: the retry under the same
+    idempotency key gets the same payment, never a second one."""
+    h = Harness()
+    await h.start(1)
+    h.gateway.lose_answers = 1
+    assert isinstance(await h.buy(1), PaymentServiceUnavailable)
+    assert len(h.gateway.payments) == 1  # made, though we never heard
+    link = await h.buy(1)
+    assert isinstance(link, PaymentLink)
+    assert len(h.gateway.payments) == 1 and h.purchase(link.purchase_id).payment_id == h.payment_id_of(link.purchase_id)

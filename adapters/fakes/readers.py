@@ -1,0 +1,36 @@
+"""The readers over the in-memory store: the same contract as the SQL readers, on committed state."""
+
+from __future__ import annotations
+
+from adapters.fakes.unit_of_work import MemoryStore, ledger_balance
+from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats
+from domain.ids import TelegramId
+from domain.money import Currency
+from domain.purchase import PurchaseStatus
+
+
+class MemoryReferralReader(ReferralReader):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def referral_stats(self, telegram_id: TelegramId, currency: Currency) -> ReferralStats | None:
+        state = self._store.state
+        customer = next((c for c in state.customers.values() if c.telegram_id == telegram_id), None)
+        if customer is None:
+            return None
+        invited = {c.id for c in state.customers.values() if c.referrer_id == customer.id}
+        paid = {p.customer_id for p in state.purchases.values() if p.status is PurchaseStatus.PAID}
+        return ReferralStats(
+            code=customer.referral_code,
+            invited=len(invited),
+            paid=len(invited & paid),
+            balance=ledger_balance(state, customer.id, currency),
+        )
+
+
+class MemoryBlacklistReader(BlacklistReader):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def is_blacklisted(self, telegram_id: TelegramId) -> bool:
+        return telegram_id in self._store.state.blacklist

@@ -1,0 +1,33 @@
+"""Reading, apart from changing: queries that return plain read models.
+
+Readers answer lists, counts and summaries; they never load an aggregate for change and never
+take a write lock. The repositories of ``application.ports.repositories`` are for changing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.ids import ReferralCode, TelegramId
+from domain.money import Currency, Money
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralStats:
+    """A customer's referral program at a glance."""
+
+    code: ReferralCode
+    invited: int  # customers attributed to them
+    paid: int  # of those, how many have paid
+    balance: Money  # the sum of their ledger entries in the shop's currency
+
+
+class ReferralReader(Protocol):
+    async def referral_stats(self, telegram_id: TelegramId, currency: Currency) -> ReferralStats | None:
+        """``None`` when the Telegram user never started the bot."""
+        ...
+
+
+class BlacklistReader(Protocol):
+    async def is_blacklisted(self, telegram_id: TelegramId) -> bool: ...

@@ -1,0 +1,88 @@
+"""One contract for every storage behind the reader ports: the in-memory fake, SQLite and
+PostgreSQL answer alike (and a reader only ever sees committed state)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.customer import Customer
+from domain.ids import TelegramId
+from domain.ledger import EntryKind
+from domain.money import RUB, Currency, Money
+from domain.purchase import Purchase, PurchaseStatus
+from tests.integration.sql import builders as make
+from tests.integration.sql.builders import T0
+from tests.integration.sql.conftest import Backend
+
+USD = Currency("USD")
+
+
+async def store(backend: Backend, *objects: object) -> None:
+    async with backend.new_uow() as uow:
+        for obj in objects:
+            if isinstance(obj, Customer):
+                await uow.customers.add(obj)
+            elif isinstance(obj, Purchase):
+                await uow.purchases.add(obj)
+            else:
+                raise TypeError(f"cannot store {obj!r}")
+        await uow.commit()
+
+
+async def test_referral_stats_count_customers_not_purchases(backend: Backend) -> None:
+    anna = make.customer()
+    boris, vera, gleb = make.customer(referrer=anna), make.customer(referrer=anna), make.customer(referrer=anna)
+    stranger = make.customer()
+    await store(
+        backend,
+        anna, boris, vera, gleb, stranger,
+        make.purchase(boris, status=PurchaseStatus.PAID, paid_at=T0),
+        make.purchase(boris, status=PurchaseStatus.CANCELED),
+        make.purchase(boris),
+        make.purchase(vera, status=PurchaseStatus.CANCELED),
+        make.purchase(gleb, status=PurchaseStatus.PAID, paid_at=T0),
+        make.purchase(stranger, status=PurchaseStatus.PAID, paid_at=T0),
+    )  # fmt: skip
+    stats = await backend.referrals.referral_stats(anna.telegram_id, RUB)
+    assert stats is not None
+    assert (stats.code, stats.invited, stats.paid, stats.balance) == (anna.referral_code, 3, 2, Money.zero(RUB))
+    boris_stats = await backend.referrals.referral_stats(boris.telegram_id, RUB)
+    assert boris_stats is not None and (boris_stats.invited, boris_stats.paid) == (0, 0)
+
+
+async def test_referral_balance_is_the_sum_of_the_entries_in_the_currency(backend: Backend) -> None:
+    anna, vera = make.customer(), make.customer()
+    await store(backend, anna, vera)
+    async with backend.new_uow() as uow:
+        for entry in (
+            make.entry(anna, 49_900, created_at=T0),
+            make.entry(anna, -30_000, kind=EntryKind.PAYOUT, created_at=T0 + timedelta(days=1)),
+            make.entry(anna, -5, kind=EntryKind.ADJUSTMENT, created_at=T0 + timedelta(days=2)),
+            make.entry(anna, 10_000, amount=Money(10_000, USD), created_at=T0 + timedelta(days=3)),
+            make.entry(vera, 7, created_at=T0),
+        ):
+            assert await uow.ledger.append(entry)
+        # Uncommitted work is invisible to a reader.
+        assert await uow.ledger.balance(anna.id, RUB) == Money(19_895)
+        stats = await backend.referrals.referral_stats(anna.telegram_id, RUB)
+        assert stats is not None and stats.balance == Money.zero(RUB)
+        await uow.commit()
+    for currency, expected in ((RUB, 19_895), (USD, 10_000)):
+        stats = await backend.referrals.referral_stats(anna.telegram_id, currency)
+        assert stats is not None and stats.balance == Money(expected, currency)
+        async with backend.new_uow() as uow:  # the write side's balance is the same query
+            assert await uow.ledger.balance(anna.id, currency) == stats.balance
+
+
+async def test_an_unknown_telegram_user_has_no_stats(backend: Backend) -> None:
+    assert await backend.referrals.referral_stats(TelegramId(424242), RUB) is None
+
+
+async def test_blacklist_reader_sees_committed_bans(backend: Backend) -> None:
+    assert await backend.blacklist.is_blacklisted(TelegramId(5)) is False
+    async with backend.new_uow() as uow:
+        await uow.blacklist.add(TelegramId(5), T0)
+        assert await backend.blacklist.is_blacklisted(TelegramId(5)) is False  # not committed yet
+        await uow.commit()
+    assert await backend.blacklist.is_blacklisted(TelegramId(5)) is True
+    assert await backend.blacklist.is_blacklisted(TelegramId(6)) is False
