@@ -32,6 +32,10 @@ class OutboxDispatcher:
     def __init__(self, handlers: Mapping[OutboxKind, OutboxHandler]) -> None:
         self._handlers = dict(handlers)
 
+    @property
+    def kinds(self) -> frozenset[OutboxKind]:
+        return frozenset(self._handlers)
+
     async def __call__(self, message: OutboxMessage) -> Sequence[OutboxMessage]:
         handler = self._handlers.get(message.kind)
         if handler is None:
