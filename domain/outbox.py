@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.errors import InvalidValue
+from domain.errors import DomainError, InvalidValue
 from domain.ids import AccessGrantId, OutboxMessageId, PurchaseId, TelegramId
 
 
@@ -52,6 +52,14 @@ class OutboxMessage:
         self.attempts += 1
         self.delivered_at = at
         self.last_error = None
+
+    def defer(self, until: datetime) -> None:
+        """Not tried: the channel said "not now" (a rate limit). The next attempt moves to
+        ``until``; attempts and the last error stay as they were, so waiting never brings the
+        message closer to being given up on."""
+        if self.is_done:
+            raise DomainError(f"outbox message {self.key} is done and cannot be deferred")
+        self.next_attempt_at = until
 
     def failed(self, at: datetime, error: str, *, permanent: bool, max_attempts: int) -> None:
         """Schedules the next try with exponential backoff (2 s, 4 s, ... capped at 10 min), or

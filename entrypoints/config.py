@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_url: str | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    # Messages a second the bot sends in all (Telegram allows about 30); one a second into any one
+    # chat is Telegram's rule and not configurable.
+    telegram_rate: int = Field(default=25, ge=1, le=30)
 
     course_title: str = "Онлайн-курс"
     course_price: Annotated[Money, NoDecode] = Money(499_000)

@@ -22,7 +22,7 @@ from adapters.sql.engine import create_engine, make_session_factory
 from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from adapters.system import RandomIdGenerator, UtcClock
-from adapters.telegram import TelegramCourseAccess, TelegramNotifier
+from adapters.telegram import TelegramCourseAccess, TelegramNotifier, TelegramPacer, make_pacer
 from adapters.yookassa.gateway import YooKassaPaymentGateway
 from application.bus import EventHandler, MessageBus
 from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher, OutboxHandler
@@ -125,8 +125,16 @@ class TelegramProvider(Provider):
         await bot.session.close()
 
     @provide(scope=Scope.APP)
-    def notifier(self, bot: Bot) -> Notifier:
-        return TelegramNotifier(bot)
+    async def pacer(self, settings: Settings) -> AsyncIterator[TelegramPacer]:
+        """One pacer for everything the bot sends (``RedisPacer``, shared by every instance,
+        when ``AIMPAY_REDIS_URL`` is set, else ``MemoryPacer``)."""
+        pacer = make_pacer(settings.redis_url, settings.telegram_rate)
+        yield pacer
+        await pacer.close()
+
+    @provide(scope=Scope.APP)
+    def notifier(self, bot: Bot, pacer: TelegramPacer) -> Notifier:
+        return TelegramNotifier(bot, pacer=pacer)
 
     @provide(scope=Scope.APP)
     def course(self, bot: Bot, settings: Settings) -> CourseAccess:

@@ -19,6 +19,18 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class DeliveryDeferred(DeliveryError):
+    """Not now: nothing was sent, and trying again after ``after`` seconds will be allowed (a
+    rate limit: the recipient's or the whole channel's budget is used up, or the provider asked
+    us to slow down). It is not a failed attempt: the outbox moves the message's next attempt
+    ``after`` seconds on and counts nothing. Code that catches ``DeliveryError`` catches this
+    too; a caller that cannot wait treats it as the transient error it is."""
+
+    def __init__(self, message: str, *, after: float) -> None:
+        super().__init__(message, permanent=False)
+        self.after = max(0.0, after)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkButton:
     text: str
@@ -27,7 +39,8 @@ class LinkButton:
 
 class Notifier(Protocol):
     async def send_message(self, telegram_id: TelegramId, text: str, buttons: tuple[LinkButton, ...] = ()) -> None:
-        """Raises ``DeliveryError``."""
+        """Raises ``DeliveryError``, or ``DeliveryDeferred`` when the message may not go out yet
+        (pacing: nothing was sent)."""
         ...
 
 

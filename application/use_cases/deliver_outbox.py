@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 
 from application.delivery import OutboxDispatcher
-from application.ports.messaging import DeliveryError
+from application.ports.messaging import DeliveryDeferred, DeliveryError
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
 from domain.outbox import OutboxMessage
@@ -19,7 +19,9 @@ class DeliverOutbox:
     """Delivers the messages that are due, one attempt each, through the handler registered for
     the message's kind (``application.delivery.OUTBOX_HANDLERS``), and records the outcome:
     delivered (with the follow-ups the handler returned, in one transaction), to be tried again
-    later (backoff), or given up on after a permanent error.
+    later (backoff), or given up on after a permanent error. A handler that says "not now"
+    (``DeliveryDeferred``: a rate limit) has the message deferred by the time it names, with no
+    attempt counted; the next message, to another recipient, is tried at once.
 
     What this promises, channel by channel: an email carries the message key as its idempotency
     key, so a crash or a lost answer after the provider accepted it sends no second email.
@@ -43,6 +45,10 @@ class DeliverOutbox:
         for message in due:
             try:
                 follow_ups = await self._dispatch(message)
+            except DeliveryDeferred as exc:  # not tried: paced; no attempt is counted
+                message.defer(self._clock.now() + timedelta(seconds=exc.after))
+                log.debug("outbox %s (%s) deferred by %.3f s: %s", message.key, message.kind, exc.after, exc)
+                await self._save(message)
             except DeliveryError as exc:
                 message.failed(self._clock.now(), str(exc), permanent=exc.permanent, max_attempts=MAX_ATTEMPTS)
                 log.warning("outbox %s (%s) attempt %d failed: %s", message.key, message.kind, message.attempts, exc)

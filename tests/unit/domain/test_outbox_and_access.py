@@ -4,7 +4,7 @@ from uuid import UUID
 import pytest
 
 from domain.access import AccessGrant
-from domain.errors import InvalidValue
+from domain.errors import DomainError, InvalidValue
 from domain.ids import AccessGrantId, CustomerId, OutboxMessageId, PurchaseId
 from domain.outbox import OutboxKind, OutboxMessage, retry_delay
 from tests.unit.domain.factories import T0
@@ -74,6 +74,26 @@ def test_error_text_is_bounded() -> None:
     m = message()
     m.failed(T0, "e" * 5000, permanent=False, max_attempts=5)
     assert len(m.last_error or "") == 1000
+
+
+def test_defer_moves_the_next_attempt_and_counts_nothing() -> None:
+    m = message()
+    m.defer(T0 + timedelta(seconds=1))
+    assert (m.next_attempt_at, m.attempts, m.last_error, m.is_done) == (T0 + timedelta(seconds=1), 0, None, False)
+    m.failed(T0 + timedelta(seconds=1), "down", permanent=False, max_attempts=3)
+    m.defer(T0 + timedelta(seconds=5))  # after a failure: the count and the error stay
+    assert (m.next_attempt_at, m.attempts, m.last_error, m.is_done) == (T0 + timedelta(seconds=5), 1, "down", False)
+    for n in range(100):  # deferring never gives up
+        m.defer(T0 + timedelta(seconds=6 + n))
+    assert m.attempts == 1 and m.failed_at is None and not m.is_done
+
+
+def test_a_done_message_cannot_be_deferred() -> None:
+    m = message()
+    m.delivered(T0)
+    with pytest.raises(DomainError):
+        m.defer(T0 + timedelta(seconds=1))
+    assert m.next_attempt_at == T0
 
 
 def grant(expires: timedelta = timedelta(hours=24)) -> AccessGrant:

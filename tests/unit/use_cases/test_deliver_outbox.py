@@ -1,4 +1,5 @@
 import asyncio
+import logging
 from datetime import timedelta
 from uuid import UUID
 
@@ -6,7 +7,7 @@ import pytest
 
 from adapters.fakes.gateways import RecordingNotifier
 from application.notices import Notice
-from application.ports.messaging import LinkButton
+from application.ports.messaging import DeliveryDeferred, LinkButton
 from application.services.outbox import OutboxWriter
 from application.use_cases.deliver_outbox import LEASE, MAX_ATTEMPTS
 from domain.customer import Language
@@ -258,3 +259,66 @@ async def test_a_malformed_message_does_not_hold_up_the_others() -> None:
     stored = h.store.state.outbox["poison"]
     assert stored.attempts == 1 and stored.delivered_at is None and "Telegram user id" in (stored.last_error or "")
     assert stored.failed_at is not None  # a payload that can never be sent is given up on at once
+
+
+class PacedNotifier(RecordingNotifier):
+    """Says "not now, try again in ``after`` seconds" for the chats in ``busy``, sending nothing."""
+
+    def __init__(self, after: float = 1.5) -> None:
+        super().__init__()
+        self.busy: set[TelegramId] = set()
+        self.after = after
+        self.deferred: list[TelegramId] = []
+
+    async def send_message(self, telegram_id: TelegramId, text: str, buttons: tuple[LinkButton, ...] = ()) -> None:
+        if telegram_id in self.busy:
+            self.deferred.append(telegram_id)
+            raise DeliveryDeferred(f"{telegram_id} is busy", after=self.after)
+        await super().send_message(telegram_id, text, buttons)
+
+
+async def test_a_deferred_message_counts_no_attempt_and_holds_up_nobody(caplog: pytest.LogCaptureFixture) -> None:
+    notifier = PacedNotifier(after=1.5)
+    h = Harness(notifier=notifier)
+    await _paid_referred(h)
+    notifier.busy.add(ADMIN)
+    with caplog.at_level(logging.DEBUG, logger="application.use_cases.deliver_outbox"):
+        assert await h.deliver_all() == 4  # everything but the admin's note
+    assert len(h.notifier.to(BUYER)) == 1 and len(h.notifier.to(TelegramId(1))) == 1 and len(h.email.sent) == 1
+    note = _telegram_to(h, ADMIN)
+    assert (note.attempts, note.last_error, note.failed_at, note.delivered_at) == (0, None, None, None)
+    assert note.next_attempt_at == h.clock.now() + timedelta(seconds=1.5)
+    deferrals = [r for r in caplog.records if "deferred" in r.getMessage()]
+    assert [r.levelno for r in deferrals] == [logging.DEBUG]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+    h.clock.advance(timedelta(seconds=1))
+    assert await h.deliver_all() == 0 and notifier.deferred == [ADMIN]  # not due: not even asked
+    h.clock.advance(timedelta(seconds=0.5))
+    assert await h.deliver_all() == 0 and notifier.deferred == [ADMIN, ADMIN]  # due, still busy
+    assert _telegram_to(h, ADMIN).attempts == 0
+
+    notifier.busy.clear()
+    h.clock.advance(timedelta(seconds=1.5))
+    assert await h.deliver_all() == 1
+    note = _telegram_to(h, ADMIN)
+    assert note.attempts == 1 and note.delivered_at == h.clock.now() and len(h.notifier.to(ADMIN)) == 1
+
+
+async def test_deferring_forever_never_gives_up_and_a_deferral_keeps_the_last_error() -> None:
+    notifier = PacedNotifier(after=1)
+    h = Harness(notifier=notifier)
+    await h.start(2)
+    await h.pay(2)
+    notifier.available = False
+    await h.deliver_all()
+    assert _telegram_to(h, ADMIN).attempts == 1  # a real failure counts
+    notifier.available = True
+    notifier.busy.add(ADMIN)
+    h.clock.advance(retry_delay(1))
+    for _ in range(MAX_ATTEMPTS + 5):
+        await h.deliver_all()
+        h.clock.advance(timedelta(seconds=1))
+    note = _telegram_to(h, ADMIN)
+    assert note.attempts == 1 and note.failed_at is None and note.last_error == "fake Telegram is down"
+    assert len(notifier.deferred) == MAX_ATTEMPTS + 5
