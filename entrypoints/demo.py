@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from dishka import AnyOf, Provider, Scope, provide
 
@@ -74,7 +75,9 @@ class Journey:
         )
         seen = len(self._session.replies)
         self._out(f"\n  {name} → bot: {text}")
-        await self._dp.feed_update(self._bot, update)
+        answer = await self._dp.feed_update(self._bot, update)
+        if isinstance(answer, TelegramMethod):  # what polling does with an answer returned by a handler
+            await self._bot(answer)
         replies = self._session.replies[seen:]
         for reply in replies:
             self._out("  bot → " + name + ": " + reply.text.replace("\n", "\n        "))

@@ -34,3 +34,6 @@ class MemoryBlacklistReader(BlacklistReader):
 
     async def is_blacklisted(self, telegram_id: TelegramId) -> bool:
         return telegram_id in self._store.state.blacklist
+
+    def invalidate(self) -> None:
+        """Reads the committed state every time: nothing to forget."""

@@ -100,6 +100,12 @@ class MemoryCustomers(_Repo, CustomerRepository):
         self._check_unique(customer)
         self._s.customers[customer.id] = _stored(customer)
 
+    async def add_if_absent(self, customer: Customer) -> bool:
+        if any(c.telegram_id == customer.telegram_id for c in self._s.customers.values()):
+            return False
+        await self.add(customer)
+        return True
+
     async def get(self, customer_id: CustomerId) -> Customer | None:
         return copy.deepcopy(self._s.customers.get(customer_id))
 

@@ -4,7 +4,10 @@ for, or takes, the write lock)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
@@ -63,7 +66,40 @@ class SqlReferralReader(_SqlReader, ReferralReader):
 
 
 class SqlBlacklistReader(_SqlReader, BlacklistReader):
+    """The blacklist as a set in memory. At most every ``refresh`` seconds one cheap query
+    (how many rows, the newest ``added_at``, the sum of the ids) tells whether it changed, and only then is it read
+    again: a ban or unban reaches every instance within ``refresh`` seconds, and this process at
+    once (``invalidate``). Every update of every user asks it, so it must not cost a query each."""
+
+    def __init__(self, engine: AsyncEngine, refresh: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(engine)
+        self._refresh = refresh
+        self._clock = clock
+        self._ids: frozenset[int] = frozenset()
+        self._fingerprint: tuple[object, ...] | None = None
+        self._checked_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._fingerprint = None
+        self._checked_at = -math.inf
+
     async def is_blacklisted(self, telegram_id: TelegramId) -> bool:
-        statement = sa.select(blacklist.c.telegram_id).where(blacklist.c.telegram_id == telegram_id.value)
-        async with self._reading() as connection:
-            return (await connection.execute(statement)).first() is not None
+        if self._clock() - self._checked_at >= self._refresh:
+            await self._check()
+        return telegram_id.value in self._ids
+
+    async def _check(self) -> None:
+        async with self._lock:
+            if self._clock() - self._checked_at < self._refresh:
+                return  # another task checked while this one waited
+            fingerprint_query = sa.select(
+                sa.func.count(), sa.func.max(blacklist.c.added_at), sa.func.sum(blacklist.c.telegram_id)
+            )
+            async with self._reading() as connection:
+                fingerprint = tuple((await connection.execute(fingerprint_query)).one())
+                if fingerprint != self._fingerprint:
+                    rows = await connection.execute(sa.select(blacklist.c.telegram_id))
+                    self._ids = frozenset(int(value) for value in rows.scalars())
+                    self._fingerprint = fingerprint
+            self._checked_at = self._clock()

@@ -126,6 +126,10 @@ class SqlaCustomerRepository(_SqlaRepository, CustomerRepository):
     async def add(self, customer: Customer) -> None:
         await self._execute(sa.insert(customers).values(**_customer_values(customer)))
 
+    async def add_if_absent(self, customer: Customer) -> bool:
+        """``INSERT ... ON CONFLICT (telegram_id) DO NOTHING``: one statement for a newcomer."""
+        return await self._insert_unless_exists(customers, _customer_values(customer), "telegram_id")
+
     async def get(self, customer_id: CustomerId) -> Customer | None:
         return await self._one(sa.select(customers).where(customers.c.id == customer_id.value))
 

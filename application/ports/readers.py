@@ -30,4 +30,12 @@ class ReferralReader(Protocol):
 
 
 class BlacklistReader(Protocol):
+    """May answer from a copy that lags behind the database by a bounded time (the SQL reader's
+    copy is checked at most every second); ``invalidate`` after changing the blacklist here
+    makes this process see the change at once."""
+
     async def is_blacklisted(self, telegram_id: TelegramId) -> bool: ...
+
+    def invalidate(self) -> None:
+        """The blacklist was just changed by this process: forget any copy of it."""
+        ...

@@ -16,6 +16,10 @@ class Gatekeeper:
         self.policy = policy
         self._blacklist = blacklist
 
+    def blacklist_changed(self) -> None:
+        """Call after committing a change to the blacklist."""
+        self._blacklist.invalidate()
+
     async def standing(self, telegram_id: TelegramId) -> Standing:
         if self.policy.is_admin(telegram_id):  # admins are exempt: no need to ask the database
             return self.policy.standing(telegram_id, blacklisted=False)

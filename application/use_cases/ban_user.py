@@ -53,6 +53,7 @@ class BanUser:
                     await uow.access_grants.save(grant)
                     links.append(grant.invite_link)
             await uow.commit()
+        self._gatekeeper.blacklist_changed()
         revoke_errors: list[str] = []
         for link in links:  # each on its own: one failure must not keep the other links, or the kick
             try:

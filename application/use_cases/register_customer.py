@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from application.errors import CustomerBlacklisted
 from application.ports.system import Clock, IdGenerator
-from application.ports.unit_of_work import UnitOfWork
+from application.ports.unit_of_work import ConcurrencyConflict, UnitOfWork
 from application.services.gatekeeper import Gatekeeper
 from application.services.retry import retry_on_conflict
 from domain.customer import AttributionRefused, Customer, Language, ReferralChain, attribute
@@ -43,36 +43,42 @@ class RegisterCustomer:
         return await retry_on_conflict(lambda: self._register(command))
 
     async def _register(self, command: RegisterCommand) -> Registration:
+        policy = self._gatekeeper.policy
+        if not policy.may_use_bot(await self._gatekeeper.standing(command.telegram_id)):
+            raise CustomerBlacklisted(str(command.telegram_id))
         language = Language.from_telegram(command.language_code)
         now = self._clock.now()
         async with self._uow as uow:
-            if not self._gatekeeper.policy.may_use_bot(await self._gatekeeper.standing_in(uow, command.telegram_id)):
-                raise CustomerBlacklisted(str(command.telegram_id))
-            customer = await uow.customers.by_telegram_id(command.telegram_id, for_update=True)
-            is_new = customer is None
-            if customer is None:
-                customer = Customer(
-                    id=CustomerId(self._ids.new_uuid()),
-                    telegram_id=command.telegram_id,
-                    referral_code=ReferralCode(self._ids.referral_code()),
-                    registered_at=now,
-                    username=command.username,
-                    first_name=command.first_name,
-                    language=language,
-                )
-            else:
-                customer.update_profile(command.username, command.first_name, language)
-            referrer_before = customer.referrer_id
-            refused = await self._attribute(uow, customer, command.referral_code)
-            attributed = customer.referrer_id != referrer_before
-            if is_new:
-                await uow.customers.add(customer)  # attributed already: one INSERT, no UPDATE
-            else:
-                await uow.customers.save(customer)
+            # Most /start come from newcomers: one INSERT (after finding the referrer, when a code came).
+            customer = Customer(
+                id=CustomerId(self._ids.new_uuid()),
+                telegram_id=command.telegram_id,
+                referral_code=ReferralCode(self._ids.referral_code()),
+                registered_at=now,
+                username=command.username,
+                first_name=command.first_name,
+                language=language,
+            )
+            refused = await self._attribute(uow, customer, command.referral_code, newcomer=True)
+            if await uow.customers.add_if_absent(customer):
+                await uow.commit()
+                return Registration(customer, is_new=True, attributed=customer.referrer_id is not None, refused=refused)
+            # Known already: their profile is refreshed and, first touch wins, they may be attributed now.
+            known = await uow.customers.by_telegram_id(command.telegram_id, for_update=True)
+            if known is None:  # the row that won the race is gone again: start over
+                raise ConcurrencyConflict(f"customer {command.telegram_id} vanished")
+            known.update_profile(command.username, command.first_name, language)
+            referrer_before = known.referrer_id
+            refused = await self._attribute(uow, known, command.referral_code, newcomer=False)
+            await uow.customers.save(known)
             await uow.commit()
-        return Registration(customer=customer, is_new=is_new, attributed=attributed, refused=refused)
+        return Registration(known, is_new=False, attributed=known.referrer_id != referrer_before, refused=refused)
 
-    async def _attribute(self, uow: UnitOfWork, customer: Customer, raw_code: str | None) -> AttributionRefused | None:
+    async def _attribute(
+        self, uow: UnitOfWork, customer: Customer, raw_code: str | None, *, newcomer: bool
+    ) -> AttributionRefused | None:
+        """``newcomer``: ``customer`` is not stored yet, so nobody descends from them (no cycle is
+        possible) and they have paid for nothing: their chain and purchases need no query."""
         if not raw_code:
             return None
         try:
@@ -82,13 +88,13 @@ class RegisterCustomer:
         referrer = await uow.customers.by_referral_code(code)
         if referrer is None:
             return None
-        chain = ReferralChain(await uow.customers.referral_chain(referrer.id))
-        referrer_standing = await self._gatekeeper.standing_in(uow, referrer.telegram_id)
+        chain = ReferralChain(() if newcomer else await uow.customers.referral_chain(referrer.id))
+        referrer_standing = await self._gatekeeper.standing(referrer.telegram_id)
         return attribute(
             customer,
             referrer,
             chain,
             referrer_may_refer=self._gatekeeper.policy.may_refer(referrer_standing),
-            customer_has_paid=await uow.purchases.paid_for(customer.id) is not None,
+            customer_has_paid=not newcomer and await uow.purchases.paid_for(customer.id) is not None,
             at=self._clock.now(),
         )

@@ -19,4 +19,5 @@ class UnbanUser:
                 raise NotAuthorized(f"{actor} may not unban")
             removed = await uow.blacklist.remove(telegram_id)
             await uow.commit()
+        self._gatekeeper.blacklist_changed()
         return removed

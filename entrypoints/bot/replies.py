@@ -6,6 +6,7 @@ carries in its workflow data as ``catalog``: a handler takes it as a ``catalog``
 from __future__ import annotations
 
 from aiogram import Bot
+from aiogram.methods import SendMessage
 from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, User
 
 from domain.customer import Language
@@ -15,6 +16,16 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 def language_of(user: User | None) -> Language:
     return Language.from_telegram(user.language_code if user else None)
+
+
+def reply(chat_id: int, body: str, markup: InlineKeyboardMarkup | None = None) -> SendMessage:
+    """The answer to an update, as plain text, for the handler to **return**: behind the webhook it
+    goes back in the HTTP response to Telegram (no call of our own, so a burst of /start costs no
+    outbound request); in long polling aiogram sends it. Use ``say`` where the message id is
+    needed or a second message follows."""
+    return SendMessage(
+        chat_id=chat_id, text=body, parse_mode=None, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
 
 
 async def say(bot: Bot, chat_id: int, body: str, markup: InlineKeyboardMarkup | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import TelegramMethod
 from dishka import make_async_container
 from dishka.integrations.aiogram import setup_dishka
 from redis.asyncio import Redis
@@ -36,7 +37,9 @@ async def test_each_dispatcher_gets_its_own_routers_and_explicit_inject_suffices
     container = make_async_container(HarnessProvider(h))
     setup_dishka(container, router=dp)  # no auto_inject, no startup: the handlers carry @inject
     try:
-        await dp.feed_raw_update(bot, message_update(1, "/help"))
+        answer = await dp.feed_raw_update(bot, message_update(1, "/help"))
+        assert isinstance(answer, TelegramMethod)  # returned, for the webhook reply (or polling) to send
+        await bot(answer)
     finally:
         await container.close()
     [reply] = api.messages_to(1)

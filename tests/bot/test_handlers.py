@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
 from redis.asyncio import Redis
 
 from domain.customer import Customer, Language
@@ -44,7 +45,9 @@ class Chat:
 
     async def _feed(self, user_id: int, update: dict[str, Any]) -> list[SentMessage]:
         before = len(self.api.sent_messages)
-        await self.dp.feed_raw_update(self.bot, update)
+        answer = await self.dp.feed_raw_update(self.bot, update)
+        if isinstance(answer, TelegramMethod):  # returned to be sent, as polling does
+            await self.bot(answer)
         return [m for m in self.api.sent_messages[before:] if m.chat_id == user_id]
 
     async def say(self, user_id: int, body: str, **kwargs: Any) -> str:

@@ -419,7 +419,11 @@ async def test_telegram_updates_need_the_secret_token(tmp_path: Path) -> None:
         assert shop.dispatched == [1]
         customer = await shop.customer(BUYER)
         assert customer is not None and customer.first_name == "Boris"
-        assert [reply.chat_id for reply in shop.bot_session.replies] == [BUYER.value]
+        # The welcome goes back inline, in the webhook's answer: no call to Telegram of our own.
+        answer = accepted.json()
+        assert (answer["method"], answer["chat_id"]) == ("sendMessage", BUYER.value)
+        assert "Boris" in answer["text"] and answer["reply_markup"]["inline_keyboard"]
+        assert shop.bot_session.replies == []
 
 
 async def test_the_telegram_route_is_absent_without_a_secret(tmp_path: Path) -> None:

@@ -269,6 +269,7 @@ class TelegramBotApiStandIn:
         self.forbidden_chats: set[int | str] = set()
         # What the bot did.
         self.calls: list[Call] = []
+        self.webhook_replies: list[Call] = []  # calls made by answering a webhook request inline
         self.sent_messages: list[SentMessage] = []
         self.invite_links: dict[str, InviteLink] = {}
         self.answered_callbacks: list[JsonDict] = []
@@ -348,7 +349,33 @@ class TelegramBotApiStandIn:
         token = secret_token if secret_token is not None else self.webhook.secret_token
         headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
         async with httpx.AsyncClient(timeout=30) as client:
-            return await client.post(self.webhook.url, json=update, headers=headers)
+            response = await client.post(self.webhook.url, json=update, headers=headers)
+        await self.execute_webhook_reply(response)
+        return response
+
+    async def execute_webhook_reply(self, response: httpx.Response) -> None:
+        """What Telegram does with a webhook's answer: a JSON body naming a ``method`` is a Bot API
+        call made on the bot's behalf (recorded in ``webhook_replies`` as well as ``calls``). Its
+        outcome is not reported to anybody, as with Telegram."""
+        if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        body = response.json()
+        if not isinstance(body, dict) or "method" not in body:
+            return
+        method = str(body.pop("method"))
+        params = {k: _decode_form_value(k, v) if isinstance(v, str) else v for k, v in body.items()}
+        call = Call(method, params)
+        self.calls.append(call)
+        self.webhook_replies.append(call)
+        handler = self._handlers.get(method.lower())
+        try:
+            if handler is None:
+                raise BotApiError(404, "Not Found")
+            await handler(params)
+        except BotApiError:
+            pass  # Telegram drops a failed webhook reply silently
+        finally:
+            self._notify()
 
     def messages_to(self, chat_id: int | str) -> list[SentMessage]:
         return [m for m in self.sent_messages if m.chat_id == chat_id]

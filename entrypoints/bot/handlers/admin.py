@@ -5,8 +5,9 @@ cases decide who may act, with the caller as the actor."""
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject, Filter
+from aiogram.methods import SendMessage
 from aiogram.types import Message, TelegramObject, User
 from dishka import AsyncContainer
 from dishka.integrations.aiogram import CONTAINER_NAME, FromDishka, inject
@@ -18,7 +19,7 @@ from application.use_cases.unban_user import UnbanUser
 from domain.errors import InvalidValue
 from domain.ids import TelegramId
 from domain.policy import AccessPolicy
-from entrypoints.bot.replies import language_of, say
+from entrypoints.bot.replies import language_of, reply
 
 
 class FromAdmin(Filter):
@@ -33,14 +34,16 @@ class FromAdmin(Filter):
         return policy.is_admin(TelegramId(user.id))
 
 
-async def _target(message: Message, command: CommandObject, bot: Bot, catalog: MessageCatalog) -> TelegramId | None:
-    """The user id the command names; ``None`` after answering with the usage."""
+def _target(command: CommandObject) -> TelegramId | None:
+    """The user id the command names, if it names one."""
     try:
         return TelegramId.parse(command.args or "")
     except InvalidValue:
-        language = language_of(message.from_user)
-        await say(bot, message.chat.id, catalog.text(language, "ban.usage", command=command.command))
         return None
+
+
+def _usage(message: Message, command: CommandObject, catalog: MessageCatalog) -> SendMessage:
+    return reply(message.chat.id, catalog.text(language_of(message.from_user), "ban.usage", command=command.command))
 
 
 def router() -> Router:
@@ -50,18 +53,17 @@ def router() -> Router:
     @r.message(Command("ban"))
     @inject
     async def ban(
-        message: Message, command: CommandObject, bot: Bot, catalog: MessageCatalog, ban_user: FromDishka[BanUser]
-    ) -> None:
+        message: Message, command: CommandObject, catalog: MessageCatalog, ban_user: FromDishka[BanUser]
+    ) -> SendMessage:
         assert message.from_user is not None
-        target = await _target(message, command, bot, catalog)
+        target = _target(command)
         if target is None:
-            return
+            return _usage(message, command, catalog)
         language = language_of(message.from_user)
         try:
             result = await ban_user(TelegramId(message.from_user.id), target)
         except NotAuthorized:
-            await say(bot, message.chat.id, catalog.text(language, "unknown"))
-            return
+            return reply(message.chat.id, catalog.text(language, "unknown"))
         if result.outcome is BanOutcome.REFUSED_ADMIN:
             body = catalog.text(language, "ban.admin", id=target)
         elif result.kick_error is not None:
@@ -70,30 +72,27 @@ def router() -> Router:
             body = catalog.text(language, "ban.already", id=target)
         else:
             body = catalog.text(language, "ban.done", id=target)
-        await say(bot, message.chat.id, body)
+        return reply(message.chat.id, body)
 
     @r.message(Command("unban"))
     @inject
     async def unban(
         message: Message,
         command: CommandObject,
-        bot: Bot,
         catalog: MessageCatalog,
         unban_user: FromDishka[UnbanUser],
-    ) -> None:
+    ) -> SendMessage:
         assert message.from_user is not None
-        target = await _target(message, command, bot, catalog)
+        target = _target(command)
         if target is None:
-            return
+            return _usage(message, command, catalog)
         language = language_of(message.from_user)
         try:
             removed = await unban_user(TelegramId(message.from_user.id), target)
         except NotAuthorized:
-            await say(bot, message.chat.id, catalog.text(language, "unknown"))
-            return
+            return reply(message.chat.id, catalog.text(language, "unknown"))
         if removed:
-            await say(bot, message.chat.id, catalog.text(language, "unban.done", id=target))
-        else:
-            await say(bot, message.chat.id, catalog.text(language, "unban.absent", id=target))
+            return reply(message.chat.id, catalog.text(language, "unban.done", id=target))
+        return reply(message.chat.id, catalog.text(language, "unban.absent", id=target))
 
     return r

@@ -6,6 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message, User
 from dishka.integrations.aiogram import FromDishka, inject
 
@@ -30,7 +31,7 @@ from domain.email import Email
 from domain.errors import InvalidValue
 from domain.ids import TelegramId
 from entrypoints.bot.keyboards import MENU_BUY, link
-from entrypoints.bot.replies import bot_link, language_of, say
+from entrypoints.bot.replies import bot_link, language_of, reply
 
 
 class CheckoutForm(StatesGroup):
@@ -46,28 +47,28 @@ async def _checkout(
     terms: ShopTerms,
     catalog: MessageCatalog,
     email: Email | None,
-) -> None:
+) -> SendMessage | None:
     """Runs the checkout and answers; without an email it first finds out whether one is
     needed (a customer who paid or has an open payment is not asked)."""
     language = language_of(user)
     try:
         result = await checkout(CheckoutCommand(TelegramId(user.id), email, await bot_link(bot)))
     except CustomerBlacklisted:
-        return
+        return None
     except CustomerNotRegistered:
-        await say(bot, chat_id, catalog.text(language, "not_registered"))
-        return
+        return reply(chat_id, catalog.text(language, "not_registered"))
+        return None
     if isinstance(result, EmailNeeded):
         await state.set_state(CheckoutForm.email)
-        await say(bot, chat_id, catalog.text(language, "ask_email"))
-        return
+        return reply(chat_id, catalog.text(language, "ask_email"))
+        return None
     await state.clear()
-    await _reply(bot, chat_id, language, result, terms, catalog)
+    return _reply(chat_id, language, result, terms, catalog)
 
 
-async def _reply(
-    bot: Bot, chat_id: int, language: Language, result: CheckoutResult, terms: ShopTerms, catalog: MessageCatalog
-) -> None:
+def _reply(
+    chat_id: int, language: Language, result: CheckoutResult, terms: ShopTerms, catalog: MessageCatalog
+) -> SendMessage | None:
     price = terms.price.to_decimal_string()
     match result:
         case PaymentLink(confirmation_url=url, reused=reused, email=email):
@@ -76,26 +77,25 @@ async def _reply(
                 if reused
                 else catalog.text(language, "checkout", title=terms.course_title, price=price, email=email)
             )
-            await say(bot, chat_id, body, link(catalog.text(language, "button.pay", price=price), url))
+            return reply(chat_id, body, link(catalog.text(language, "button.pay", price=price), url))
         case AlreadyInCourse():
-            await say(bot, chat_id, catalog.text(language, "already_in_course"))
+            return reply(chat_id, catalog.text(language, "already_in_course"))
         case AccessReissued(invite_link=invite):
-            await say(
-                bot,
+            return reply(
                 chat_id,
                 catalog.text(language, "access_reissued", link=invite),
                 link(catalog.text(language, "button.join"), invite),
             )
         case AccessReissueFailed():
-            await say(bot, chat_id, catalog.text(language, "access_reissue_failed"))
+            return reply(chat_id, catalog.text(language, "access_reissue_failed"))
         case PaymentJustConfirmed():
-            await say(bot, chat_id, catalog.text(language, "payment_confirmed"))
+            return reply(chat_id, catalog.text(language, "payment_confirmed"))
         case PaymentOnHold():
-            await say(bot, chat_id, catalog.text(language, "payment_on_hold"))
+            return reply(chat_id, catalog.text(language, "payment_on_hold"))
         case PaymentServiceUnavailable():
-            await say(bot, chat_id, catalog.text(language, "payment_unavailable"))
+            return reply(chat_id, catalog.text(language, "payment_unavailable"))
         case EmailNeeded():  # pragma: no cover - answered by _checkout
-            pass
+            return None
 
 
 def router() -> Router:
@@ -110,9 +110,9 @@ def router() -> Router:
         catalog: MessageCatalog,
         checkout: FromDishka[StartCheckout],
         terms: FromDishka[ShopTerms],
-    ) -> None:
+    ) -> SendMessage | None:
         assert message.from_user is not None
-        await _checkout(bot, message.from_user, message.chat.id, state, checkout, terms, catalog, None)
+        return await _checkout(bot, message.from_user, message.chat.id, state, checkout, terms, catalog, None)
 
     @r.callback_query(F.data == MENU_BUY)
     @inject
@@ -123,14 +123,14 @@ def router() -> Router:
         catalog: MessageCatalog,
         checkout: FromDishka[StartCheckout],
         terms: FromDishka[ShopTerms],
-    ) -> None:
+    ) -> SendMessage | None:
         await callback.answer()
-        await _checkout(bot, callback.from_user, callback.from_user.id, state, checkout, terms, catalog, None)
+        return await _checkout(bot, callback.from_user, callback.from_user.id, state, checkout, terms, catalog, None)
 
     @r.message(Command("cancel"))
-    async def cancel(message: Message, bot: Bot, state: FSMContext, catalog: MessageCatalog) -> None:
+    async def cancel(message: Message, bot: Bot, state: FSMContext, catalog: MessageCatalog) -> SendMessage | None:
         await state.clear()
-        await say(bot, message.chat.id, catalog.text(language_of(message.from_user), "cancelled"))
+        return reply(message.chat.id, catalog.text(language_of(message.from_user), "cancelled"))
 
     return r
 
@@ -148,19 +148,19 @@ def email_router() -> Router:
         catalog: MessageCatalog,
         checkout: FromDishka[StartCheckout],
         terms: FromDishka[ShopTerms],
-    ) -> None:
+    ) -> SendMessage | None:
         user = message.from_user
         assert user is not None and message.text is not None
         try:
             email = Email.parse(message.text)
         except InvalidValue:
-            await say(bot, message.chat.id, catalog.text(language_of(user), "bad_email"))
-            return
+            return reply(message.chat.id, catalog.text(language_of(user), "bad_email"))
+            return None
         await state.clear()
-        await _checkout(bot, user, message.chat.id, state, checkout, terms, catalog, email)
+        return await _checkout(bot, user, message.chat.id, state, checkout, terms, catalog, email)
 
     @r.message(StateFilter(CheckoutForm.email), ~F.text)
-    async def not_text(message: Message, bot: Bot, catalog: MessageCatalog) -> None:
-        await say(bot, message.chat.id, catalog.text(language_of(message.from_user), "bad_email"))
+    async def not_text(message: Message, bot: Bot, catalog: MessageCatalog) -> SendMessage | None:
+        return reply(message.chat.id, catalog.text(language_of(message.from_user), "bad_email"))
 
     return r

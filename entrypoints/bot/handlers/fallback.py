@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 
 from adapters.catalog import MessageCatalog
-from entrypoints.bot.replies import language_of, say
+from entrypoints.bot.replies import language_of, reply
 
 
 def router() -> Router:
     r = Router(name="fallback")
 
     @r.message()
-    async def unknown(message: Message, bot: Bot, catalog: MessageCatalog) -> None:
-        await say(bot, message.chat.id, catalog.text(language_of(message.from_user), "unknown"))
+    async def unknown(message: Message, catalog: MessageCatalog) -> SendMessage:
+        return reply(message.chat.id, catalog.text(language_of(message.from_user), "unknown"))
 
     @r.callback_query()
     async def stale_button(callback: CallbackQuery, catalog: MessageCatalog) -> None:

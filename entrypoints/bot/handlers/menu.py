@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message, User
 from dishka.integrations.aiogram import FromDishka, inject
 
@@ -15,26 +16,25 @@ from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCommand, RegisterCustomer
 from domain.ids import TelegramId
 from entrypoints.bot.keyboards import MENU_HELP, MENU_REF, menu
-from entrypoints.bot.replies import bot_link, language_of, say
+from entrypoints.bot.replies import bot_link, language_of, reply
 
 
-async def _help(bot: Bot, user: User, chat_id: int, terms: ShopTerms, catalog: MessageCatalog) -> None:
+def _help(user: User, chat_id: int, terms: ShopTerms, catalog: MessageCatalog) -> SendMessage:
     language = language_of(user)
     body = catalog.text(language, "help", title=terms.course_title, percent=str(terms.referral_rate))
-    await say(bot, chat_id, body, menu(catalog, language))
+    return reply(chat_id, body, menu(catalog, language))
 
 
 async def _referral(
     bot: Bot, user: User, chat_id: int, summary_of: GetReferralSummary, catalog: MessageCatalog
-) -> None:
+) -> SendMessage | None:
     language = language_of(user)
     try:
         summary = await summary_of(TelegramId(user.id))
     except CustomerNotRegistered:
-        await say(bot, chat_id, catalog.text(language, "not_registered"))
-        return
+        return reply(chat_id, catalog.text(language, "not_registered"))
     except CustomerBlacklisted:
-        return
+        return None
     body = catalog.text(
         language,
         "ref_summary",
@@ -44,7 +44,7 @@ async def _referral(
         balance=summary.balance.to_decimal_string(),
         percent=str(summary.rate),
     )
-    await say(bot, chat_id, body)
+    return reply(chat_id, body)
 
 
 def router() -> Router:
@@ -60,7 +60,7 @@ def router() -> Router:
         catalog: MessageCatalog,
         register: FromDishka[RegisterCustomer],
         terms: FromDishka[ShopTerms],
-    ) -> None:
+    ) -> SendMessage | None:
         user = message.from_user
         assert user is not None  # private chats only
         await state.clear()
@@ -75,41 +75,41 @@ def router() -> Router:
                 )
             )
         except CustomerBlacklisted:
-            return
+            return None
         language = language_of(user)
         body = catalog.text(
             language, "welcome", name=user.first_name, title=terms.course_title, price=terms.price.to_decimal_string()
         )
-        await say(bot, message.chat.id, body, menu(catalog, language))
+        return reply(message.chat.id, body, menu(catalog, language))
 
     @r.message(Command("help"))
     @inject
-    async def help_command(message: Message, bot: Bot, catalog: MessageCatalog, terms: FromDishka[ShopTerms]) -> None:
+    async def help_command(message: Message, catalog: MessageCatalog, terms: FromDishka[ShopTerms]) -> SendMessage:
         assert message.from_user is not None
-        await _help(bot, message.from_user, message.chat.id, terms, catalog)
+        return _help(message.from_user, message.chat.id, terms, catalog)
 
     @r.callback_query(F.data == MENU_HELP)
     @inject
     async def help_button(
-        callback: CallbackQuery, bot: Bot, catalog: MessageCatalog, terms: FromDishka[ShopTerms]
-    ) -> None:
+        callback: CallbackQuery, catalog: MessageCatalog, terms: FromDishka[ShopTerms]
+    ) -> SendMessage:
         await callback.answer()
-        await _help(bot, callback.from_user, callback.from_user.id, terms, catalog)
+        return _help(callback.from_user, callback.from_user.id, terms, catalog)
 
     @r.message(Command("ref"))
     @inject
     async def ref_command(
         message: Message, bot: Bot, catalog: MessageCatalog, summary_of: FromDishka[GetReferralSummary]
-    ) -> None:
+    ) -> SendMessage | None:
         assert message.from_user is not None
-        await _referral(bot, message.from_user, message.chat.id, summary_of, catalog)
+        return await _referral(bot, message.from_user, message.chat.id, summary_of, catalog)
 
     @r.callback_query(F.data == MENU_REF)
     @inject
     async def ref_button(
         callback: CallbackQuery, bot: Bot, catalog: MessageCatalog, summary_of: FromDishka[GetReferralSummary]
-    ) -> None:
+    ) -> SendMessage | None:
         await callback.answer()
-        await _referral(bot, callback.from_user, callback.from_user.id, summary_of, catalog)
+        return await _referral(bot, callback.from_user, callback.from_user.id, summary_of, catalog)
 
     return r

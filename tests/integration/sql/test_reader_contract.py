@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.engine import make_session_factory
+from adapters.sql.readers import SqlBlacklistReader
+from adapters.sql.unit_of_work import SqlaUnitOfWork
 from domain.customer import Customer
 from domain.ids import TelegramId
 from domain.ledger import EntryKind
@@ -82,7 +87,44 @@ async def test_blacklist_reader_sees_committed_bans(backend: Backend) -> None:
     assert await backend.blacklist.is_blacklisted(TelegramId(5)) is False
     async with backend.new_uow() as uow:
         await uow.blacklist.add(TelegramId(5), T0)
+        backend.blacklist.invalidate()
         assert await backend.blacklist.is_blacklisted(TelegramId(5)) is False  # not committed yet
         await uow.commit()
+    backend.blacklist.invalidate()  # what BanUser does after its commit
     assert await backend.blacklist.is_blacklisted(TelegramId(5)) is True
     assert await backend.blacklist.is_blacklisted(TelegramId(6)) is False
+    async with backend.new_uow() as uow:
+        assert await uow.blacklist.remove(TelegramId(5))
+        await uow.commit()
+    backend.blacklist.invalidate()
+    assert await backend.blacklist.is_blacklisted(TelegramId(5)) is False
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_another_instance_sees_a_ban_within_the_refresh_period(engine: AsyncEngine) -> None:
+    """Two processes: this one bans (and invalidates its own copy), the other learns it by its
+    periodic check, with one cheap query per period however many updates arrive."""
+    ticks = Ticks()
+    other = SqlBlacklistReader(engine, refresh=1.0, clock=ticks)
+    assert await other.is_blacklisted(TelegramId(7)) is False
+    async with SqlaUnitOfWork(make_session_factory(engine)) as uow:
+        await uow.blacklist.add(TelegramId(7), T0)
+        await uow.commit()
+    ticks.now = 0.5
+    assert await other.is_blacklisted(TelegramId(7)) is False  # its copy is younger than a second
+    ticks.now = 1.0
+    assert await other.is_blacklisted(TelegramId(7)) is True
+    async with SqlaUnitOfWork(make_session_factory(engine)) as uow:
+        await uow.blacklist.remove(TelegramId(7))
+        await uow.blacklist.add(TelegramId(8), T0)  # same count, same newest time: the ids tell
+        await uow.commit()
+    ticks.now = 2.0
+    assert await other.is_blacklisted(TelegramId(7)) is False
+    assert await other.is_blacklisted(TelegramId(8)) is True

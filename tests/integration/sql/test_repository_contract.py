@@ -492,3 +492,22 @@ async def test_save_releases_the_claim_and_done_messages_are_never_claimed(backe
             assert await uow.outbox.get_by_key(key) == claimed[key]
         given_up = await uow.outbox.get_by_key("given-up")
         assert given_up is not None and given_up.failed_at == now and len(given_up.last_error or "") == 1000
+
+
+async def test_add_if_absent_stores_a_newcomer_once_and_keeps_the_transaction(backend: Backend) -> None:
+    anna = make.customer(501)
+    async with backend.new_uow() as uow:
+        assert await uow.customers.add_if_absent(anna) is True
+        twin = make.customer(501)  # the same Telegram user, another id and code
+        assert await uow.customers.add_if_absent(twin) is False
+        boris = make.customer(502)
+        assert await uow.customers.add_if_absent(boris) is True  # the transaction is still usable
+        await uow.commit()
+    async with backend.new_uow() as uow:
+        assert await uow.customers.by_telegram_id(TelegramId(501)) == anna
+        assert await uow.customers.get(twin.id) is None
+    clash = make.customer(503, referral_code=anna.referral_code)
+    with pytest.raises(ConcurrencyConflict):
+        async with backend.new_uow() as uow:
+            await uow.customers.add_if_absent(clash)
+            await uow.commit()
