@@ -7,18 +7,19 @@ in-memory fakes and keeps everything else real: SQLite, migrations, use cases, b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from typing import NewType
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from dishka import STRICT_VALIDATION, AnyOf, AsyncContainer, Provider, Scope, make_async_container, provide
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.catalog import MessageCatalog
 from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
 from adapters.resend.sender import ResendEmailSender
-from adapters.sql.engine import create_engine, make_session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from adapters.system import RandomIdGenerator, UtcClock
@@ -84,6 +85,11 @@ class SettingsProvider(Provider):
         return CatalogNoticeRenderer(catalog)
 
 
+# The engine the units of work write through (on SQLite: one connection, see create_engine);
+# plain ``AsyncEngine`` is the one readers, health checks and migrations read through.
+WriteEngine = NewType("WriteEngine", AsyncEngine)
+
+
 class DatabaseProvider(Provider):
     @provide(scope=Scope.APP)
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
@@ -92,12 +98,14 @@ class DatabaseProvider(Provider):
         await engine.dispose()
 
     @provide(scope=Scope.APP)
-    def sessions(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-        return make_session_factory(engine)
+    async def write_engine(self, settings: Settings) -> AsyncIterator[WriteEngine]:
+        engine = create_engine(settings.database_url, writer=True)
+        yield WriteEngine(engine)
+        await engine.dispose()
 
     @provide(scope=Scope.REQUEST)
-    def unit_of_work(self, sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:
-        return SqlaUnitOfWork(sessions)
+    def unit_of_work(self, engine: WriteEngine) -> UnitOfWork:
+        return SqlaUnitOfWork(engine)
 
     @provide(scope=Scope.APP)
     def referral_reader(self, engine: AsyncEngine) -> ReferralReader:

@@ -1,10 +1,10 @@
 """Storage on SQLAlchemy 2 (async): SQLite through aiosqlite, PostgreSQL through asyncpg.
 
-``create_engine`` → ``make_session_factory`` → ``SqlaUnitOfWork(session_factory)``; the schema
+``create_engine(url, writer=True)`` → ``SqlaUnitOfWork(engine)``; the schema
 is created and kept current by ``upgrade_to_head`` (Alembic migrations shipped in this package).
 """
 
-from adapters.sql.engine import create_engine, make_session_factory, ping
+from adapters.sql.engine import create_engine, ping
 from adapters.sql.migrate import current_revision, head_revision, upgrade, upgrade_to_head
 from adapters.sql.repositories import (
     SqlaAccessGrantRepository,
@@ -27,7 +27,6 @@ __all__ = [
     "create_engine",
     "current_revision",
     "head_revision",
-    "make_session_factory",
     "ping",
     "upgrade",
     "upgrade_to_head",

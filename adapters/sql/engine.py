@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +46,29 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, writer: bool = False) -> AsyncEngine:
     """An engine for ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``; any other
     scheme is refused with ``ValueError``.
 
     SQLite: the file's directory is created; WAL, foreign keys and a 30 s busy timeout are set on
     every connection, and every transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers
     queue for the lock instead of failing when a reader tries to become a writer.
+
+    ``writer``: the engine the units of work use. On SQLite it holds ONE connection: the file has
+    one writer at a time anyway, and writers of this process then wait their turn in the pool's
+    queue (first come, first served) instead of each taking the file's lock in turn with its own
+    connection and sleeping in SQLite's busy handler, which is what gave /start tails of seconds.
+    Readers use an engine made without ``writer`` (a pool of connections that read in
+    ``BEGIN DEFERRED`` transactions and never wait for the writer). On PostgreSQL it changes
+    nothing: rows are locked, not the database.
     """
     parsed = parse_url(url)
     if parsed.drivername == POSTGRESQL:
         return create_async_engine(parsed, echo=echo, pool_pre_ping=True)
     assert parsed.database is not None
     Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed, echo=echo)
+    pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if writer else {}
+    engine = create_async_engine(parsed, echo=echo, **pool)
     _serialise_sqlite_writers(engine)
     return engine
 
@@ -84,10 +93,6 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
             raise ValueError(f"unknown SQLite BEGIN mode {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 async def ping(engine: AsyncEngine, timeout: float = 5.0) -> bool:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result, RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from adapters.sql import queries
@@ -47,13 +47,13 @@ from domain.purchase import Purchase, PurchaseStatus
 
 
 class _SqlaRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def _execute(self, statement: Executable) -> Result[Any]:
         """Runs ``statement``; a lost uniqueness race (or deadlock) becomes ``ConcurrencyConflict``."""
         try:
-            return await self._session.execute(statement)
+            return await self._connection.execute(statement)
         except DBAPIError as exc:
             conflict = conflict_from(exc)
             if conflict is not None:
@@ -62,7 +62,7 @@ class _SqlaRepository:
 
     def _insert(self, table: sa.Table) -> Any:
         """A dialect-specific INSERT, which has ``on_conflict_do_nothing``."""
-        name = self._session.get_bind().dialect.name
+        name = self._connection.dialect.name
         if name == "postgresql":
             return postgresql.insert(table)
         if name == "sqlite":

@@ -1,4 +1,4 @@
-"""The unit of work on SQLAlchemy: one ``AsyncSession`` and one transaction per ``async with``."""
+"""The unit of work on SQLAlchemy Core: one connection and one transaction per ``async with``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.errors import conflict_from
 from adapters.sql.repositories import (
@@ -44,21 +44,23 @@ class SqlaUnitOfWork(UnitOfWork):
     blacklist: BlacklistRepository
     outbox: OutboxRepository
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._session_factory = session_factory
-        self._session: AsyncSession | None = None
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        if self._session is not None:
+        if self._connection is not None:
             raise RuntimeError("this unit of work is already in a transaction; use one per task, without nesting")
-        session = self._session_factory()
-        self._session = session
-        self.customers = SqlaCustomerRepository(session)
-        self.purchases = SqlaPurchaseRepository(session)
-        self.ledger = SqlaLedgerRepository(session)
-        self.access_grants = SqlaAccessGrantRepository(session)
-        self.blacklist = SqlaBlacklistRepository(session)
-        self.outbox = SqlaOutboxRepository(session)
+        # The transaction begins with the first statement (SQLAlchemy's autobegin) and again
+        # after each commit: no empty BEGIN ... ROLLBACK for a block that ends with its commit.
+        connection = await self._engine.connect()
+        self._connection = connection
+        self.customers = SqlaCustomerRepository(connection)
+        self.purchases = SqlaPurchaseRepository(connection)
+        self.ledger = SqlaLedgerRepository(connection)
+        self.access_grants = SqlaAccessGrantRepository(connection)
+        self.blacklist = SqlaBlacklistRepository(connection)
+        self.outbox = SqlaOutboxRepository(connection)
         return self
 
     async def __aexit__(
@@ -67,19 +69,21 @@ class SqlaUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        session = self._require()
-        self._session = None
+        connection = self._require()
+        self._connection = None
         try:
-            await session.rollback()  # nothing to undo after a commit
+            if connection.in_transaction():
+                await connection.rollback()
         finally:
-            await session.close()
+            await connection.close()
 
-    def _require(self) -> AsyncSession:
-        if self._session is None:
+    def _require(self) -> AsyncConnection:
+        if self._connection is None:
             raise RuntimeError("the unit of work is used outside its `async with` block")
-        return self._session
+        return self._connection
 
     async def commit(self) -> None:
+        """Commits; the block's later statements (if any) run in a new transaction."""
         try:
             await self._require().commit()
         except DBAPIError as exc:

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from adapters.fakes.readers import MemoryBlacklistReader, MemoryReferralReader
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
-from adapters.sql.engine import create_engine, make_session_factory
+from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
@@ -123,10 +123,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         return
     async with blank_engine(request.param, tmp_path) as engine:
         await upgrade(engine)
-        factory = make_session_factory(engine)
         yield Backend(
             request.param,
-            lambda: SqlaUnitOfWork(factory),
+            lambda: SqlaUnitOfWork(engine),
             SqlReferralReader(engine),
             SqlBlacklistReader(engine),
             engine,

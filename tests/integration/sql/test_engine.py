@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.engine import create_engine, make_session_factory, ping
+from adapters.sql.engine import create_engine, ping
 from tests.integration.sql.conftest import sqlite_engine
 from tests.standins.server import free_port
 
@@ -70,14 +71,13 @@ async def test_concurrent_sqlite_writers_queue_and_lose_no_update(tmp_path: Path
         async with engine.begin() as connection:
             await connection.exec_driver_sql("CREATE TABLE counter (n INTEGER NOT NULL)")
             await connection.exec_driver_sql("INSERT INTO counter VALUES (0)")
-        sessions = make_session_factory(engine)
 
         async def increment() -> None:
-            async with sessions() as session:
-                n = (await session.execute(sa.text("SELECT n FROM counter"))).scalar_one()
+            async with engine.connect() as connection:
+                n = (await connection.execute(sa.text("SELECT n FROM counter"))).scalar_one()
                 await asyncio.sleep(0)  # let the others try to interleave
-                await session.execute(sa.text("UPDATE counter SET n = :n"), {"n": n + 1})
-                await session.commit()
+                await connection.execute(sa.text("UPDATE counter SET n = :n"), {"n": n + 1})
+                await connection.commit()
 
         await asyncio.gather(*(increment() for _ in range(20)))
         async with engine.connect() as connection:
@@ -104,3 +104,37 @@ async def test_ping_is_false_when_the_database_is_unreachable(tmp_path: Path) ->
     directory.write_text("a file where the database's directory should be")
     with pytest.raises(FileExistsError):
         create_engine(f"sqlite+aiosqlite:///{directory / 'db.sqlite'}")
+
+
+async def test_the_writer_engine_queues_writers_in_the_process_not_at_the_file_lock(tmp_path: Path) -> None:
+    """With SQLite's busy handler switched off, writers that met at the file's lock would fail at
+    once with "database is locked": on the writer engine they never meet there (one connection),
+    while a pooled engine's writers do."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    results = {}
+    for writer in (True, False):
+        engine = create_engine(url, writer=writer)
+
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _impatient(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS counter (n INTEGER NOT NULL)")
+                await connection.exec_driver_sql("DELETE FROM counter")
+                await connection.exec_driver_sql("INSERT INTO counter VALUES (0)")
+
+            async def increment(engine: AsyncEngine = engine) -> None:
+                async with engine.connect() as connection:
+                    n = (await connection.execute(sa.text("SELECT n FROM counter"))).scalar_one()
+                    await asyncio.sleep(0.001)  # hold the write lock while others arrive
+                    await connection.execute(sa.text("UPDATE counter SET n = :n"), {"n": n + 1})
+                    await connection.commit()
+
+            outcomes = await asyncio.gather(*(increment() for _ in range(20)), return_exceptions=True)
+            results[writer] = [o for o in outcomes if isinstance(o, BaseException)]
+        finally:
+            await engine.dispose()
+    assert results[True] == []
+    assert results[False] and all("database is locked" in str(e) for e in results[False])

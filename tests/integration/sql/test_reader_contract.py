@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.engine import make_session_factory
 from adapters.sql.readers import SqlBlacklistReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from domain.customer import Customer
@@ -114,14 +113,14 @@ async def test_another_instance_sees_a_ban_within_the_refresh_period(engine: Asy
     ticks = Ticks()
     other = SqlBlacklistReader(engine, refresh=1.0, clock=ticks)
     assert await other.is_blacklisted(TelegramId(7)) is False
-    async with SqlaUnitOfWork(make_session_factory(engine)) as uow:
+    async with SqlaUnitOfWork(engine) as uow:
         await uow.blacklist.add(TelegramId(7), T0)
         await uow.commit()
     ticks.now = 0.5
     assert await other.is_blacklisted(TelegramId(7)) is False  # its copy is younger than a second
     ticks.now = 1.0
     assert await other.is_blacklisted(TelegramId(7)) is True
-    async with SqlaUnitOfWork(make_session_factory(engine)) as uow:
+    async with SqlaUnitOfWork(engine) as uow:
         await uow.blacklist.remove(TelegramId(7))
         await uow.blacklist.add(TelegramId(8), T0)  # same count, same newest time: the ids tell
         await uow.commit()

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.engine import make_session_factory
 from adapters.sql.tables import customers, outbox
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from application.ports.unit_of_work import ConcurrencyConflict
@@ -22,7 +21,7 @@ from tests.integration.sql.builders import MSK, T0
 
 
 def uow_of(engine: AsyncEngine) -> SqlaUnitOfWork:
-    return SqlaUnitOfWork(make_session_factory(engine))
+    return SqlaUnitOfWork(engine)
 
 
 async def _count(engine: AsyncEngine, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
