@@ -161,7 +161,9 @@ class MemoryPurchases(_Repo, PurchaseRepository):
 
     def _newest(self, customer_id: CustomerId, status: PurchaseStatus) -> Purchase | None:
         found = [p for p in self._s.purchases.values() if p.customer_id == customer_id and p.status is status]
-        return copy.deepcopy(max(found, key=lambda p: p.created_at)) if found else None
+        return (
+            copy.deepcopy(max(found, key=lambda p: (p.created_at, p.id.value))) if found else None
+        )  # as SQL: newest, then the greatest id
 
     async def open_for(self, customer_id: CustomerId) -> Purchase | None:
         return self._newest(customer_id, PurchaseStatus.PENDING)
@@ -205,7 +207,7 @@ class MemoryGrants(_Repo, AccessGrantRepository):
 
     async def by_invite_link(self, link: str) -> AccessGrant | None:
         found = [g for g in self._s.grants.values() if g.invite_link == link]
-        return copy.deepcopy(max(found, key=lambda g: g.issued_at)) if found else None
+        return copy.deepcopy(max(found, key=lambda g: (g.issued_at, g.id.value))) if found else None
 
 
 class MemoryBlacklist(_Repo, BlacklistRepository):

@@ -5,10 +5,14 @@ way every time; under ``explore`` they are randomized and run ten times the exam
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from hypothesis import settings
+
+from tests.integration.sql.wiring import sql_harness, sqlite_copy
+from tests.unit.harness import Harness
 
 T = TypeVar("T")
 
@@ -38,3 +42,22 @@ def deterministic(max_examples: int) -> settings:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Runs one example's scenario in a fresh event loop (the fakes' lock belongs to it)."""
     return asyncio.run(coro)
+
+
+MEMORY = "memory"
+SQLITE = "sqlite"
+BACKENDS = [MEMORY, SQLITE]
+
+
+@asynccontextmanager
+async def harness_on(backend: str) -> AsyncIterator[Harness]:
+    """The use cases on a fresh, empty store of ``backend``: the in-memory fake, or a migrated
+    SQLite database of their own (a copy of one template, disposed of afterwards).
+    ``await h.state()`` / ``await h.committed()`` read what it committed either way."""
+    if backend == MEMORY:
+        yield Harness()
+        return
+    if backend != SQLITE:
+        raise ValueError(f"unknown backend {backend!r}")
+    async with sqlite_copy() as engine:
+        yield sql_harness(engine)

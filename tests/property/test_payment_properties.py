@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from domain.email import Email
 from domain.ids import PurchaseId, TelegramId
 from domain.outbox import OutboxKind
 from domain.purchase import PaymentStatus, Purchase, PurchaseStatus
-from tests.property.support import deterministic, run
+from tests.property.support import MEMORY, SQLITE, deterministic, harness_on, run
 from tests.unit.harness import ADMIN, Harness
 
 REFERRER = 1
@@ -80,8 +81,9 @@ def tid(buyer: int) -> int:
     return 10 + buyer
 
 
-def check_state(h: Harness, model: Model) -> None:
-    state = h.store.state
+async def check_state(h: Harness, model: Model) -> None:
+    now = await h.committed()
+    state = now.store.state
     assert set(state.purchases) == set(model.buyer_of)
     for purchase_id, purchase in state.purchases.items():
         assert purchase.status is model.status(purchase_id), purchase_id
@@ -91,7 +93,7 @@ def check_state(h: Harness, model: Model) -> None:
             assert h.gateway.payments[model.payment_of[purchase_id]].status is PaymentStatus.CANCELED
     paid = model.with_status(PurchaseStatus.PAID)
     assert len(paid) == len({model.buyer_of[p] for p in paid}), "at most one paid purchase per buyer"
-    referrer_id = h.customer(REFERRER).id
+    referrer_id = now.customer(REFERRER).id
     credited = {p for p in paid if model.referred[model.buyer_of[p]]}
     share = h.terms.price.share(h.terms.referral_rate)
     assert sorted((str(e.purchase_id), e.referrer_id, e.amount) for e in state.ledger) == sorted(
@@ -101,35 +103,32 @@ def check_state(h: Harness, model: Model) -> None:
     assert sorted(m.payload["purchase_id"] for m in grants) == sorted(str(p) for p in paid)
     for buyer in range(len(model.referred)):
         canceled = sum(1 for p in model.purchases[buyer] if model.status(p) is PurchaseStatus.CANCELED)
-        assert h.notices_to(tid(buyer), PaymentCanceledNotice) == [PaymentCanceledNotice()] * canceled
+        assert now.notices_to(tid(buyer), PaymentCanceledNotice) == [PaymentCanceledNotice()] * canceled
 
 
-def check_delivered(h: Harness, model: Model) -> None:
+async def check_delivered(h: Harness, model: Model) -> None:
+    now = await h.committed()
     paid = model.with_status(PurchaseStatus.PAID)
     assert len(h.course.invites) == len(paid)
-    assert len(h.store.state.grants) == len(paid)
+    assert len(now.store.state.grants) == len(paid)
     assert len(h.email.sent) == len(paid)
     for purchase_id in paid:
         buyer = model.buyer_of[purchase_id]
-        [grant] = [g for g in h.store.state.grants.values() if g.purchase_id == purchase_id]
+        [grant] = [g for g in now.store.state.grants.values() if g.purchase_id == purchase_id]
         with_link = [m for m in h.notifier.to(TelegramId(tid(buyer))) if m.buttons]
         assert [m.buttons[0].url for m in with_link] == [grant.invite_link]
         [email] = [e for e in h.email.sent.values() if grant.invite_link in e.text]
-        assert email.to == h.purchase(purchase_id).email
+        assert email.to == now.purchase(purchase_id).email
     canceled_text = h.render(Language.RU, "payment.canceled")
     for buyer in range(len(model.referred)):
         told = [m for m in h.notifier.to(TelegramId(tid(buyer))) if m.text == canceled_text]
         assert len(told) == sum(1 for p in model.purchases[buyer] if model.status(p) is PurchaseStatus.CANCELED)
-    assert all(m.delivered_at is not None for m in h.store.state.outbox.values())
+    assert all(m.delivered_at is not None for m in now.store.state.outbox.values())
 
 
-@deterministic(120)
-@given(scenarios())
-def test_any_order_of_notifications_pays_exactly_once(scenario: tuple[list[bool], list[tuple[object, ...]]]) -> None:
+async def any_order_pays_exactly_once(backend: str, scenario: tuple[list[bool], list[tuple[object, ...]]]) -> None:
     referred, program = scenario
-
-    async def play() -> None:
-        h = Harness()
+    async with harness_on(backend) as h:
         model = Model(referred)
         code = (await h.start(REFERRER)).customer.referral_code.value
         for buyer, is_referred in enumerate(referred):
@@ -173,7 +172,7 @@ def test_any_order_of_notifications_pays_exactly_once(scenario: tuple[list[bool]
                     model.history.append(h.gateway.payments[model.payment_of[result.purchase_id]])
             else:
                 await h.deliver_all()
-            check_state(h, model)
+            await check_state(h, model)
 
         # Every payment's notification finally arrives once more.
         for payment_id in model.payment_of.values():
@@ -183,11 +182,30 @@ def test_any_order_of_notifications_pays_exactly_once(scenario: tuple[list[bool]
             assert (model.status(purchase_id) is PurchaseStatus.PAID) == (
                 h.gateway.payments[payment_id].status is PaymentStatus.SUCCEEDED
             )
-        check_state(h, model)
+        await check_state(h, model)
         await h.deliver_all()
-        check_delivered(h, model)
+        await check_delivered(h, model)
 
-    run(play())
+
+# An example on SQLite costs several in memory, so the SQLite run draws fewer, to keep the module
+# near 30 s (a second decorated function: Hypothesis settings are per function, not per pytest
+# parameter). The ledger's property runs its full budget on both.
+@pytest.mark.parametrize("backend", [MEMORY])
+@deterministic(120)
+@given(scenarios())
+def test_any_order_of_notifications_pays_exactly_once(
+    backend: str, scenario: tuple[list[bool], list[tuple[object, ...]]]
+) -> None:
+    run(any_order_pays_exactly_once(backend, scenario))
+
+
+@pytest.mark.parametrize("backend", [SQLITE])
+@deterministic(50)
+@given(scenarios())
+def test_any_order_of_notifications_pays_exactly_once_on_sql(
+    backend: str, scenario: tuple[list[bool], list[tuple[object, ...]]]
+) -> None:
+    run(any_order_pays_exactly_once(backend, scenario))
 
 
 @st.composite
@@ -202,17 +220,13 @@ def two_payment_steps(draw: st.DrawFn) -> list[tuple[str, int, PaymentStatus | i
     return draw(st.lists(step, min_size=2, max_size=16))
 
 
-@deterministic(80)
-@given(st.booleans(), two_payment_steps())
-def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund_alert(
-    referred: bool, program: list[tuple[str, int, PaymentStatus | int]]
+async def paying_twice_grants_once(
+    backend: str, referred: bool, program: list[tuple[str, int, PaymentStatus | int]]
 ) -> None:
     """Two payments of one customer in flight (two checkouts that raced), paid, canceled and
     notified in any order: the first one recorded paid grants access and credits the referrer; a
     later paid one is recorded paid too, but only alerts the admins to refund it."""
-
-    async def play() -> None:
-        h = Harness()
+    async with harness_on(backend) as h:
         code = (await h.start(REFERRER)).customer.referral_code.value
         buyer = tid(0)
         await h.start(buyer, code if referred else None)
@@ -220,7 +234,11 @@ def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund
         assert isinstance(link, PaymentLink)
         purchase_ids = [link.purchase_id]
         second = Purchase(
-            PurchaseId(h.ids.new_uuid()), h.customer(buyer).id, h.terms.price, Email("b@example.com"), h.clock.now()
+            PurchaseId(h.ids.new_uuid()),
+            (await h.committed()).customer(buyer).id,
+            h.terms.price,
+            Email("b@example.com"),
+            h.clock.now(),
         )
         made = await h.gateway.create_payment(
             PaymentRequest(second.id, second.price, "course", "https://t.me/bot", second.email, True, str(second.id))
@@ -248,7 +266,8 @@ def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund
             else:
                 await h.deliver_all()
 
-            state = h.store.state
+            now = await h.committed()
+            state = now.store.state
             paid = [p for p in purchase_ids if state.purchases[p].status is PurchaseStatus.PAID]
             assert sorted(paid, key=str) == sorted(paid_order, key=str)
             assert duplicates_reported == paid_order[1:]
@@ -256,14 +275,31 @@ def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund
             assert grants == [str(p) for p in paid_order[:1]]
             credited = [e.purchase_id for e in state.ledger]
             assert credited == (paid_order[:1] if referred else [])
-            alerts = h.notices_to(ADMIN, DuplicatePaymentNotice)
+            alerts = now.notices_to(ADMIN, DuplicatePaymentNotice)
             assert sorted(a.payment_id for a in alerts if isinstance(a, DuplicatePaymentNotice)) == sorted(
                 str(state.purchases[p].payment_id) for p in paid_order[1:]
             )
 
         assert len(h.course.invites) == len(paid_order[:1]) and len(h.email.sent) == len(paid_order[:1])
         admin_texts = [m.text for m in h.notifier.to(ADMIN)]
+        state = await h.state()
         for duplicate in paid_order[1:]:
-            assert sum(h.store.state.purchases[duplicate].payment_id in t for t in admin_texts) == 1
+            assert sum(state.purchases[duplicate].payment_id in t for t in admin_texts) == 1
 
-    run(play())
+
+@pytest.mark.parametrize("backend", [MEMORY])
+@deterministic(80)
+@given(st.booleans(), two_payment_steps())
+def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund_alert(
+    backend: str, referred: bool, program: list[tuple[str, int, PaymentStatus | int]]
+) -> None:
+    run(paying_twice_grants_once(backend, referred, program))
+
+
+@pytest.mark.parametrize("backend", [SQLITE])
+@deterministic(30)
+@given(st.booleans(), two_payment_steps())
+def test_a_customer_paying_twice_gets_access_and_credit_once_and_admins_a_refund_alert_on_sql(
+    backend: str, referred: bool, program: list[tuple[str, int, PaymentStatus | int]]
+) -> None:
+    run(paying_twice_grants_once(backend, referred, program))

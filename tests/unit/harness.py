@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.catalog import MessageCatalog
 from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
 from adapters.fakes.readers import MemoryBlacklistReader, MemoryReferralReader
 from adapters.fakes.system import FakeClock, SequentialIds
-from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
+from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryState, MemoryStore
 from application.bus import MessageBus
 from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher
 from application.handlers import EVENT_HANDLERS
@@ -43,6 +46,7 @@ from domain.outbox import OutboxKind, OutboxMessage
 from domain.policy import AccessPolicy
 from domain.purchase import Purchase
 from entrypoints.wiring import build
+from tests.integration.sql.snapshot import snapshot
 
 CATALOG = MessageCatalog.load()
 
@@ -76,6 +80,8 @@ class Harness:
     uow_factory: Callable[[], UnitOfWork] | None = None
     referral_reader: ReferralReader | None = None
     blacklist_reader: BlacklistReader | None = None
+    # The database behind ``uow_factory``, whose committed state ``state()`` reads; None: memory.
+    engine: AsyncEngine | None = None
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory() if self.uow_factory is not None else InMemoryUnitOfWork(self.store)
@@ -177,6 +183,21 @@ class Harness:
         while (n := await self.deliver()()) > 0:
             total += n
         return total
+
+    # The committed state on any storage (the read-outs below read the memory store only).
+    async def state(self) -> MemoryState:
+        """The committed state: the memory store's, or the database's read into the same shape."""
+        if self.engine is None:
+            return self.store.state
+        return await snapshot(self.engine)
+
+    async def committed(self) -> Harness:
+        """A copy of this harness whose memory store holds the committed state as of now, from
+        whatever storage: its read-outs (``customer``, ``purchase``, ``notices_to``, ...) answer
+        from that state. For assertions only: run no use case on it."""
+        frozen = MemoryStore()
+        frozen.state = await self.state()
+        return dataclasses.replace(self, store=frozen)
 
     # Read-outs of the committed state, for assertions.
     def customer(self, telegram_id: int) -> Customer:
