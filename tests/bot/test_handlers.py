@@ -3,8 +3,6 @@ use cases over the in-memory fakes through a dishka container."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +16,7 @@ from domain.customer import Customer, Language
 from domain.ids import TelegramId
 from domain.purchase import PaymentStatus
 from entrypoints.bot import MemoryThrottle, RedisThrottle, Verdict, make_storage
+from tests.bot.conftest import REDIS_URL, needs_redis
 from tests.bot.wiring import wired_dispatcher
 from tests.standins.telegram import SentMessage, TelegramBotApiStandIn, callback_update, message_update
 from tests.unit.harness import ADMIN, CATALOG, Harness
@@ -388,23 +387,6 @@ def test_throttle_limits_are_validated() -> None:
 
 
 # ------------------------------------------------------------------ Redis (shared by bot instances)
-
-REDIS_URL = os.environ.get("AIMPAY_TEST_REDIS_URL")
-needs_redis = pytest.mark.skipif(not REDIS_URL, reason="set AIMPAY_TEST_REDIS_URL to run the Redis tests")
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    assert REDIS_URL
-    prefix = f"aimpay-test:{secrets.token_hex(6)}"
-    yield prefix
-    client = Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 @pytest.mark.redis

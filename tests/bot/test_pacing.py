@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import random
 import secrets
 from bisect import bisect_left
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -27,12 +25,10 @@ from application.ports.messaging import DeliveryDeferred
 from domain.ids import TelegramId
 from domain.outbox import OutboxKind
 from entrypoints.config import ConfigError, load_settings
+from tests.bot.conftest import REDIS_URL, needs_redis
 from tests.property.support import deterministic, run
 from tests.standins.telegram import TelegramBotApiStandIn
 from tests.unit.harness import ADMIN, Harness
-
-REDIS_URL = os.environ.get("AIMPAY_TEST_REDIS_URL")
-needs_redis = pytest.mark.skipif(not REDIS_URL, reason="set AIMPAY_TEST_REDIS_URL to run the Redis tests")
 
 
 class FakeMonotonic:
@@ -185,20 +181,6 @@ async def test_without_redis_a_redis_pacer_allows_but_keeps_this_process_to_the_
 
 
 # ------------------------------------------------------------------------------ RedisPacer
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    assert REDIS_URL
-    prefix = f"aimpay-test:{secrets.token_hex(6)}"
-    yield prefix
-    client = Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 async def _server_time_us(client: Redis) -> int:

@@ -23,6 +23,8 @@ from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from application.ports.readers import BlacklistReader, ReferralReader
 from application.ports.unit_of_work import UnitOfWork
+from domain.customer import Customer
+from domain.purchase import Purchase
 
 POSTGRES_URL = os.environ.get("AIMPAY_TEST_POSTGRES_URL", "")
 
@@ -130,3 +132,16 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             SqlBlacklistReader(engine),
             engine,
         )
+
+
+async def store(backend: Backend, *objects: object) -> None:
+    """Adds customers and purchases in one committed transaction, in the order given."""
+    async with backend.new_uow() as uow:
+        for obj in objects:
+            if isinstance(obj, Customer):
+                await uow.customers.add(obj)
+            elif isinstance(obj, Purchase):
+                await uow.purchases.add(obj)
+            else:
+                raise TypeError(f"cannot store {obj!r}")
+        await uow.commit()

@@ -9,28 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.readers import SqlBlacklistReader
 from adapters.sql.unit_of_work import SqlaUnitOfWork
-from domain.customer import Customer
 from domain.ids import TelegramId
 from domain.ledger import EntryKind
 from domain.money import RUB, Currency, Money
-from domain.purchase import Purchase, PurchaseStatus
+from domain.purchase import PurchaseStatus
 from tests.integration.sql import builders as make
 from tests.integration.sql.builders import T0
-from tests.integration.sql.conftest import Backend
+from tests.integration.sql.conftest import Backend, store
 
 USD = Currency("USD")
-
-
-async def store(backend: Backend, *objects: object) -> None:
-    async with backend.new_uow() as uow:
-        for obj in objects:
-            if isinstance(obj, Customer):
-                await uow.customers.add(obj)
-            elif isinstance(obj, Purchase):
-                await uow.purchases.add(obj)
-            else:
-                raise TypeError(f"cannot store {obj!r}")
-        await uow.commit()
 
 
 async def test_referral_stats_count_customers_not_purchases(backend: Backend) -> None:

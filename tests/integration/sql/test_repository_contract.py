@@ -19,23 +19,10 @@ from domain.outbox import OutboxKind
 from domain.purchase import Purchase, PurchaseStatus
 from tests.integration.sql import builders as make
 from tests.integration.sql.builders import MSK, T0
-from tests.integration.sql.conftest import Backend
+from tests.integration.sql.conftest import Backend, store
 
 USD = Currency("USD")
 LEASE = timedelta(minutes=2)
-
-
-async def store(backend: Backend, *objects: object) -> None:
-    """Adds customers and purchases in one committed transaction, in the order given."""
-    async with backend.new_uow() as uow:
-        for obj in objects:
-            if isinstance(obj, Customer):
-                await uow.customers.add(obj)
-            elif isinstance(obj, Purchase):
-                await uow.purchases.add(obj)
-            else:
-                raise TypeError(f"cannot store {obj!r}")
-        await uow.commit()
 
 
 # --- the unit of work --------------------------------------------------------------------------
