@@ -18,7 +18,7 @@ from entrypoints.bot.storage import make_events_isolation, make_storage
 from entrypoints.bot.throttling import make_throttling
 from entrypoints.config import ConfigError, Settings
 from entrypoints.container import make_container
-from entrypoints.http.app import create_app
+from entrypoints.http.app import create_app, settle_memory
 from entrypoints.outbox_worker import OutboxWorker
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ async def poll(settings: Settings) -> None:
     dispatcher = await make_dispatcher(container, settings)
     worker = OutboxWorker(container)
     worker.start()
+    settle_memory()
     try:
         await set_bot_commands(bot, dispatcher["catalog"])
         await bot.delete_webhook(drop_pending_updates=False)

@@ -234,7 +234,9 @@ class MemoryOutbox(_Repo, OutboxRepository):
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
         due = [
             m
-            for m in sorted(self._s.outbox.values(), key=lambda m: m.created_at)
+            for m in sorted(
+                self._s.outbox.values(), key=lambda m: (m.next_attempt_at or m.created_at, m.created_at, m.id.value)
+            )
             if not m.is_done
             and m.next_attempt_at is not None
             and m.next_attempt_at <= now

@@ -6,7 +6,7 @@ cached, and a returned object is a fresh copy the caller may change freely.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,18 @@ from domain.purchase import Purchase, PurchaseStatus
 class _SqlaRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        # Rows this transaction read or wrote, by id: a second ``get`` of the same aggregate in
+        # one transaction (several event handlers look at the same buyer) costs no query.
+        self._seen: dict[Any, Mapping[Any, Any]] = {}
+
+    def forget(self) -> None:
+        """The transaction ended: what it saw may change."""
+        self._seen.clear()
+
+    def _remember(self, row: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
+        if row is not None:
+            self._seen[row["id"]] = row
+        return row
 
     async def _execute(self, statement: Executable) -> Result[Any]:
         """Runs ``statement``; a lost uniqueness race (or deadlock) becomes ``ConcurrencyConflict``."""
@@ -104,7 +116,7 @@ def _customer_values(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _customer(row: RowMapping) -> Customer:
+def _customer(row: Mapping[Any, Any]) -> Customer:
     return Customer(
         id=CustomerId(row["id"]),
         telegram_id=TelegramId(row["telegram_id"]),
@@ -120,17 +132,26 @@ def _customer(row: RowMapping) -> Customer:
 
 class SqlaCustomerRepository(_SqlaRepository, CustomerRepository):
     async def _one(self, statement: sa.Select[Any]) -> Customer | None:
-        row = (await self._execute(statement)).mappings().first()
+        row = self._remember((await self._execute(statement)).mappings().first())
         return _customer(row) if row is not None else None
 
     async def add(self, customer: Customer) -> None:
-        await self._execute(sa.insert(customers).values(**_customer_values(customer)))
+        values = _customer_values(customer)
+        await self._execute(sa.insert(customers).values(**values))
+        self._remember(values)
 
     async def add_if_absent(self, customer: Customer) -> bool:
         """``INSERT ... ON CONFLICT (telegram_id) DO NOTHING``: one statement for a newcomer."""
-        return await self._insert_unless_exists(customers, _customer_values(customer), "telegram_id")
+        values = _customer_values(customer)
+        added = await self._insert_unless_exists(customers, values, "telegram_id")
+        if added:
+            self._remember(values)
+        return added
 
     async def get(self, customer_id: CustomerId) -> Customer | None:
+        seen = self._seen.get(customer_id.value)
+        if seen is not None:
+            return _customer(seen)
         return await self._one(sa.select(customers).where(customers.c.id == customer_id.value))
 
     async def by_telegram_id(self, telegram_id: TelegramId, *, for_update: bool = False) -> Customer | None:
@@ -142,8 +163,8 @@ class SqlaCustomerRepository(_SqlaRepository, CustomerRepository):
 
     async def save(self, customer: Customer) -> None:
         values = _customer_values(customer)
-        del values["id"]
-        await self._update(customers, customer.id.value, values, "customer")
+        await self._update(customers, customer.id.value, {k: v for k, v in values.items() if k != "id"}, "customer")
+        self._remember(values)
 
     async def referral_chain(self, customer_id: CustomerId, limit: int = 1000) -> tuple[CustomerId, ...]:
         """The customer's referrer, the referrer's referrer, ... nearest first (at most ``limit``)."""
@@ -191,7 +212,7 @@ def _purchase_values(purchase: Purchase) -> dict[str, Any]:
     }
 
 
-def _purchase(row: RowMapping) -> Purchase:
+def _purchase(row: Mapping[Any, Any]) -> Purchase:
     return Purchase(
         id=PurchaseId(row["id"]),
         customer_id=CustomerId(row["customer_id"]),
@@ -208,21 +229,27 @@ def _purchase(row: RowMapping) -> Purchase:
 
 class SqlaPurchaseRepository(_SqlaRepository, PurchaseRepository):
     async def _one(self, statement: sa.Select[Any]) -> Purchase | None:
-        row = (await self._execute(statement)).mappings().first()
+        row = self._remember((await self._execute(statement)).mappings().first())
         return _purchase(row) if row is not None else None
 
     async def add(self, purchase: Purchase) -> None:
-        await self._execute(sa.insert(purchases).values(**_purchase_values(purchase)))
+        values = _purchase_values(purchase)
+        await self._execute(sa.insert(purchases).values(**values))
+        self._remember(values)
 
     async def get(self, purchase_id: PurchaseId, *, for_update: bool = False) -> Purchase | None:
-        """``for_update`` locks the row until the transaction ends (concurrent handlers queue)."""
+        """``for_update`` locks the row until the transaction ends (concurrent handlers queue);
+        it always asks the database."""
+        seen = None if for_update else self._seen.get(purchase_id.value)
+        if seen is not None:
+            return _purchase(seen)
         statement = sa.select(purchases).where(purchases.c.id == purchase_id.value)
         return await self._one(statement.with_for_update() if for_update else statement)
 
     async def save(self, purchase: Purchase) -> None:
         values = _purchase_values(purchase)
-        del values["id"]
-        await self._update(purchases, purchase.id.value, values, "purchase")
+        await self._update(purchases, purchase.id.value, {k: v for k, v in values.items() if k != "id"}, "purchase")
+        self._remember(values)
 
     async def _newest(self, customer_id: CustomerId, status: PurchaseStatus) -> Purchase | None:
         return await self._one(
@@ -412,8 +439,9 @@ class SqlaOutboxRepository(_SqlaRepository, OutboxRepository):
         return await self._insert_unless_exists(outbox, values, "key")
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
-        """Undelivered messages whose time has come and which no other worker holds, oldest
-        first; holds them for ``lease``. On PostgreSQL rows another worker is claiming right now
+        """Undelivered messages whose time has come and which no other worker holds, the longest
+        due first (a message put off to a later slot goes behind those waiting since before);
+        holds them for ``lease``. On PostgreSQL rows another worker is claiming right now
         are skipped (``FOR UPDATE SKIP LOCKED``); SQLite has one writer at a time anyway."""
         if limit <= 0:
             return []
@@ -426,7 +454,7 @@ class SqlaOutboxRepository(_SqlaRepository, OutboxRepository):
                 outbox.c.next_attempt_at <= now,
                 sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
             )
-            .order_by(outbox.c.created_at, outbox.c.id)
+            .order_by(outbox.c.next_attempt_at, outbox.c.created_at, outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -84,6 +84,7 @@ class SqlaUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         """Commits; the block's later statements (if any) run in a new transaction."""
+        self._forget()
         try:
             await self._require().commit()
         except DBAPIError as exc:
@@ -93,4 +94,10 @@ class SqlaUnitOfWork(UnitOfWork):
             raise
 
     async def rollback(self) -> None:
+        self._forget()
         await self._require().rollback()
+
+    def _forget(self) -> None:
+        for repository in (self.customers, self.purchases):
+            if isinstance(repository, SqlaCustomerRepository | SqlaPurchaseRepository):
+                repository.forget()

@@ -4,7 +4,11 @@ a second into one chat, and answers more with 429 and ``retry_after``.
 A pacer hands out send slots. ``reserve(chat_id)`` takes one and returns 0.0 when both budgets
 allow a message now: at most ``rate`` in any one-second window in all (a sliding window over the
 grants of the last second) and at most one a second into the chat. Otherwise it takes nothing and
-returns how many seconds until it would be allowed. ``pause(seconds)`` stops every chat for that
+returns how many seconds until it would be allowed. When the chat is what holds a message back,
+the wait is to the chat's first slot not yet promised to another message put off before, and
+that slot is promised: a backlog for one busy chat (the admins' notes of a big sale) is spread
+one a second into the future instead of all coming due at once again and crowding out the
+messages of every other chat. ``pause(seconds)`` stops every chat for that
 long (after a 429). ``MemoryPacer`` paces one process; ``RedisPacer`` paces every instance that
 shares the Redis, deciding in one Lua script on Redis's own clock, and falls back to a
 ``MemoryPacer`` (this process's share only) while Redis is away: pacing protects the bot, it
@@ -103,6 +107,7 @@ class MemoryPacer:
         self._clock = clock
         self._grants: deque[int] = deque()  # the grants of the last second, oldest first
         self._chats: dict[int, int] = {}  # chat -> its last grant
+        self._promised: dict[int, int] = {}  # chat -> the latest slot promised to a message put off
         self._paused_until = 0
         self._swept_at = self._now()
 
@@ -116,6 +121,7 @@ class MemoryPacer:
             self._grants.popleft()
         if now - self._swept_at >= WINDOW_US:
             self._chats = {chat: at for chat, at in self._chats.items() if now - at < WINDOW_US}
+            self._promised = {chat: at for chat, at in self._promised.items() if at > now}
             self._swept_at = now
         pause_us = self._paused_until - now
         last = self._chats.get(chat_id)
@@ -127,6 +133,11 @@ class MemoryPacer:
         if verdict.granted:
             self._grants.append(now)
             self._chats[chat_id] = now
+        elif verdict.cause is Cause.CHAT and last is not None:
+            horizon = max(last, self._promised.get(chat_id, last))
+            slot = max(horizon + WINDOW_US, now + round(verdict.wait * 1_000_000))
+            self._promised[chat_id] = slot
+            verdict = Reservation(_seconds(slot - now), Cause.CHAT, now)
         return verdict
 
     async def try_reserve(self, chat_id: int) -> Reservation:
@@ -151,6 +162,7 @@ class MemoryPacer:
 # Redis as strings built from TIME's own digits (a Lua number would be printed with 14 digits).
 #   KEYS[1] the grants of the last second: a sorted set, score = time granted
 #   KEYS[2] the chat's last grant          KEYS[3] paused until
+#   KEYS[4] the latest slot of the chat promised to a message put off
 #   ARGV[1] rate   ARGV[2] window (us)   ARGV[3] a member name unique to this call   ARGV[4] key TTL (ms)
 # Returns {wait_us, cause, now_us}: cause 0 taken, 1 pause, 2 chat, 3 rate.
 _RESERVE = """
@@ -177,6 +189,15 @@ if count >= rate then
     local w = tonumber(oldest[2]) + window - now
     if w > wait then wait = w end
     if cause == 0 then cause = 3 end
+end
+if cause == 2 then
+    local horizon = tonumber(last)
+    local promised = redis.call('GET', KEYS[4])
+    if promised and tonumber(promised) > horizon then horizon = tonumber(promised) end
+    local slot = horizon + window
+    if slot < now + wait then slot = now + wait end
+    redis.call('SET', KEYS[4], string.format('%d', slot), 'PX', string.format('%d', math.ceil((slot - now) / 1000) + tonumber(ARGV[4])))
+    return {slot - now, cause, now}
 end
 if cause ~= 0 then
     return {wait, cause, now}
@@ -207,7 +228,8 @@ _KEY_TTL_MS = 2 * WINDOW_US // 1000  # longer than a window: a key is never gone
 
 class RedisPacer:
     """Paces every instance sharing the Redis: keys ``{prefix}:grants`` (the last second's grants),
-    ``{prefix}:chat:{chat_id}`` and ``{prefix}:pause``, each expiring by itself. If Redis fails,
+    ``{prefix}:chat:{chat_id}``, ``{prefix}:promised:{chat_id}`` and ``{prefix}:pause``, each
+    expiring by itself. If Redis fails,
     a warning is logged (once until it answers again) and this process paces on its own
     (``MemoryPacer``: the whole rate for this process, one message a second per chat)."""
 
@@ -238,7 +260,12 @@ class RedisPacer:
         self._failing = False
 
     async def try_reserve(self, chat_id: int) -> Reservation:
-        keys = [self.key("grants"), self.key(f"chat:{chat_id}"), self.key("pause")]
+        keys = [
+            self.key("grants"),
+            self.key(f"chat:{chat_id}"),
+            self.key("pause"),
+            self.key(f"promised:{chat_id}"),
+        ]
         args: list[int | str] = [self.rate, WINDOW_US, f"{self._token}:{next(self._calls)}", _KEY_TTL_MS]
         try:
             wait_us, cause, now = (int(v) for v in await self._reserve(keys=keys, args=args))

@@ -102,8 +102,10 @@ class OutboxRepository(Protocol):
         ...
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
-        """Undelivered messages whose time has come and which no other worker holds; holds them
-        for ``lease`` (a worker that dies lets them go when the lease ends)."""
+        """Undelivered messages whose time has come and which no other worker holds, the longest
+        due first (by ``next_attempt_at``: a deferred message queues behind the ones due before
+        it, so one busy chat cannot starve the others); holds them for ``lease`` (a worker that
+        dies lets them go when the lease ends)."""
         ...
 
     async def save(self, message: OutboxMessage) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.enums import ChatType
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from adapters.catalog import MessageCatalog
 from domain.customer import Language
 from entrypoints.bot.handlers import admin, checkout, course_chat, errors, fallback, menu
 from entrypoints.bot.middlewares import BlacklistMiddleware, ThrottlingMiddleware
+from entrypoints.bot.storage import LeanEventIsolation, LeanMemoryStorage
 from entrypoints.bot.throttling import MemoryThrottle, Throttle
 
 DEFAULT_RATE = 10  # updates ...
@@ -40,8 +40,8 @@ def build_dispatcher(
     ``catalog`` (default: the shipped one) is what the bot says; handlers receive it as ``catalog``.
     """
     dp = Dispatcher(
-        storage=storage if storage is not None else MemoryStorage(),
-        events_isolation=events_isolation if events_isolation is not None else SimpleEventIsolation(),
+        storage=storage if storage is not None else LeanMemoryStorage(),
+        events_isolation=events_isolation if events_isolation is not None else LeanEventIsolation(),
         name="aimpay",
         catalog=catalog if catalog is not None else MessageCatalog.load(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -21,6 +22,15 @@ from entrypoints.http.yookassa_webhook import yookassa_webhook
 from entrypoints.outbox_worker import OutboxWorker
 
 log = logging.getLogger(__name__)
+
+
+def settle_memory() -> None:
+    """Moves everything built at start-up (the routers, the container, the pydantic models: a few
+    hundred thousand objects) out of the garbage collector's sight. Otherwise every full
+    collection walks them all again: a pause of about 250 ms that every request in flight waited
+    through, the p99 of a burst."""
+    gc.collect()
+    gc.freeze()
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -57,6 +67,7 @@ def create_app(
             await on_startup()
         if worker is not None:
             worker.start()
+        settle_memory()
         try:
             yield
         finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiogram import Bot
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import TelegramMethod
 from dishka import make_async_container
@@ -20,6 +19,7 @@ from entrypoints.bot import (
     make_throttling,
     set_bot_commands,
 )
+from entrypoints.bot.storage import LeanMemoryStorage
 from tests.bot.wiring import HarnessProvider
 from tests.standins.server import refused_url
 from tests.standins.telegram import TelegramBotApiStandIn, message_update
@@ -56,7 +56,7 @@ async def test_redis_throttle_lets_updates_through_when_redis_is_down() -> None:
 
 async def test_helpers_pick_memory_or_redis() -> None:
     assert isinstance(make_throttling(None, 5, 10), MemoryThrottle)
-    assert isinstance(make_storage(None), MemoryStorage)
+    assert isinstance(make_storage(None), LeanMemoryStorage)
     throttle = make_throttling("redis://127.0.0.1:1/0", 5, 10)
     storage = make_storage("redis://127.0.0.1:1/0")
     try:

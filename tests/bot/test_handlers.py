@@ -16,6 +16,7 @@ from domain.customer import Customer, Language
 from domain.ids import TelegramId
 from domain.purchase import PaymentStatus
 from entrypoints.bot import MemoryThrottle, RedisThrottle, Verdict, make_storage
+from entrypoints.bot.storage import LeanEventIsolation, LeanMemoryStorage
 from tests.bot.conftest import REDIS_URL, needs_redis
 from tests.bot.wiring import wired_dispatcher
 from tests.standins.telegram import SentMessage, TelegramBotApiStandIn, callback_update, message_update
@@ -444,3 +445,20 @@ async def test_redis_fsm_storage_carries_the_conversation_across_instances(
         [reply] = await two.send(1, "buyer@example.com")  # answered through the other instance
         assert reply.text == text(RU, "checkout", title=h.terms.course_title, price=PRICE, email="buyer@example.com")
         assert await one.say(1, "buyer@example.com") == text(RU, "unknown")  # the state is cleared for both
+
+
+# ------------------------------------------------------------------ memory that does not grow
+
+
+async def test_the_bot_keeps_no_state_for_users_who_are_not_in_a_conversation(chat: Chat) -> None:
+    storage, isolation = chat.dp.storage, chat.dp.fsm.events_isolation
+    assert isinstance(storage, LeanMemoryStorage) and isinstance(isolation, LeanEventIsolation)
+    for user in range(500, 560):
+        await chat.send(user, "/start")
+        await chat.send(user, "/help")
+    assert storage.conversations() == 0 and isolation.held() == 0  # sixty users came and went: nothing kept
+    await chat.send(1, "/start")
+    await chat.send(1, "/buy")  # asked for an email: in a conversation now
+    assert storage.conversations() == 1
+    await chat.send(1, "/cancel")
+    assert storage.conversations() == 0
