@@ -1,18 +1,21 @@
 """``make bench``: how many ``/start`` updates and payment notifications per second the real HTTP
-app takes on this machine, each beside a bare endpoint on the same server as the ceiling.
+app takes on this machine, each beside a bare endpoint on the same server as the ceiling; the
+same for anchors (a minimal aiogram bot, with and without one ``INSERT``) served by the same
+process; and a burst of new users' ``/start`` through the real webhook.
 
 Three processes:
 
 * the server under test (``benchmarks/server.py``): the app ``aimpay serve`` runs, with the real
   adapters, on a fresh SQLite file (and on a fresh PostgreSQL database when
   ``AIMPAY_BENCH_POSTGRES_URL`` names a server where the user may create databases), plus
-  ``POST /bench/bare``;
+  ``POST /bench/bare``, the anchors (``benchmarks/anchors.py``) and ``GET /bench/outbox``;
 * the outside world (``benchmarks/standins.py``): the loopback stand-ins of the Bot API, YooKassa
   and Resend, so the re-fetch, ``sendMessage`` and the outbox really cross HTTP;
 * this one: the load generator (aiohttp, a fixed number of keep-alive connections).
 
 Every answer is checked (status and body), and so is the outcome (every new user got a reply,
-every payment was recorded as paid, the outbox delivered every invite link and email). A run with
+inline in the webhook's answer or through ``sendMessage``; every payment was recorded as paid; the
+outbox delivered every invite link and email; every anchor ``INSERT`` is in its table). A run with
 any error prints the errors and exits 1 without touching ``benchmarks/results.md``.
 """
 
@@ -59,12 +62,16 @@ CONCURRENCY_CHOICES = (8, 16, 32, 64)
 BARE_REQUESTS = 4000
 START_REQUESTS = 2000
 PAYMENT_REQUESTS = 1000
+ANCHOR_REQUESTS = 2000
+BURST_REQUESTS = 5000
+BURST_CONNECTIONS = 256
 OUTBOX_TIMEOUT = 120.0
 
 # A body shaped like YooKassa's, for the bare endpoint before the notification rows.
 _SAMPLE_NOTIFICATION = {"type": "notification", "event": "payment.succeeded", "object": {"id": "0" * 36}}
 
-Check = Callable[[int, bytes], str | None]  # (status, body) -> an error, or None when right
+# (status, answer's body, request's body) -> an error, or None when right
+Check = Callable[[int, bytes, bytes], str | None]
 
 
 # ---------------------------------------------------------------------------------- load
@@ -119,7 +126,7 @@ async def blast(
                 try:
                     async with session.post(url, data=body, headers=headers) as response:
                         status, answer = response.status, await response.read()
-                    error = check(status, answer)
+                    error = check(status, answer, body)
                 except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 if record:
@@ -144,14 +151,14 @@ async def blast(
 
 
 def expect_status(wanted: int) -> Check:
-    def check(status: int, body: bytes) -> str | None:
+    def check(status: int, body: bytes, sent: bytes) -> str | None:
         return None if status == wanted else f"HTTP {status}: {body[:200]!r}"
 
     return check
 
 
 def expect_outcome(outcome: str) -> Check:
-    def check(status: int, body: bytes) -> str | None:
+    def check(status: int, body: bytes, sent: bytes) -> str | None:
         if status != 200:
             return f"HTTP {status}: {body[:200]!r}"
         got = json.loads(body).get("outcome")
@@ -160,8 +167,62 @@ def expect_outcome(outcome: str) -> Check:
     return check
 
 
-def expect_bare(status: int, body: bytes) -> str | None:
+def expect_bare(status: int, body: bytes, sent: bytes) -> str | None:
     return None if status == 200 and body == b'{"ok":true}' else f"HTTP {status}: {body[:200]!r}"
+
+
+class StartReplies:
+    """Checks the answers to ``/start`` updates of known users. A reply comes in one of two forms:
+    an empty 200 (``""`` or ``{}``; the reply went out through ``sendMessage``, which the Bot API
+    stand-in saw), or a 200 whose JSON body is the reply itself, inline, as Telegram takes a
+    webhook's answer: ``{"method": "sendMessage", "chat_id": <the user>, "text": ...}``.
+    ``inline`` collects the users answered inline, for the outcome check."""
+
+    EMPTY = (b"", b"{}")
+
+    def __init__(self, *, empty: bool = True, inline: bool = True) -> None:
+        self._empty = empty
+        self._inline = inline
+        self._user_of: dict[bytes, int] = {}
+        self.inline: set[int] = set()
+
+    def bodies(self, users: Iterable[int]) -> list[bytes]:
+        """The ``/start`` updates of ``users``, remembered so each answer is checked against its user."""
+        bodies = []
+        for user in users:
+            body = start_update(user)
+            self._user_of[body] = user
+            bodies.append(body)
+        return bodies
+
+    def __call__(self, status: int, body: bytes, sent: bytes) -> str | None:
+        if status != 200:
+            return f"HTTP {status}: {body[:200]!r}"
+        if body.strip() in self.EMPTY:
+            return None if self._empty else f"an empty answer, expected an inline sendMessage: {body[:200]!r}"
+        if not self._inline:
+            return f"expected an empty answer: {body[:200]!r}"
+        user = self._user_of[sent]
+        try:
+            reply = json.loads(body)
+        except ValueError:
+            return f"not JSON: {body[:200]!r}"
+        if (
+            isinstance(reply, dict)
+            and reply.get("method") == "sendMessage"
+            and str(reply.get("chat_id")) == str(user)  # a number, or a string as in aiogram's form replies
+            and reply.get("text")
+        ):
+            self.inline.add(user)
+            return None
+        return f"not a sendMessage to {user}: {body[:200]!r}"
+
+    def describe(self, total: int) -> str:
+        if not self.inline:
+            return "`sendMessage`"
+        if len(self.inline) == total:
+            return "the reply inline in the webhook's answer"
+        return f"the reply inline ({len(self.inline)}) or by `sendMessage` ({total - len(self.inline)})"
 
 
 # ---------------------------------------------------------------------------------- processes
@@ -274,11 +335,23 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def server(env: dict[str, str], workdir: Path, layout: Layout, profile: Path | None) -> AsyncIterator[Server]:
+async def server(
+    env: dict[str, str],
+    workdir: Path,
+    layout: Layout,
+    profile: Path | None,
+    *,
+    anchor_dir: Path | None = None,
+    anchor_postgres: str | None = None,
+) -> AsyncIterator[Server]:
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.server", "--port", str(port)]
     if profile is not None:
         command += ["--profile", str(profile)]
+    if anchor_dir is not None:
+        command += ["--anchor-dir", str(anchor_dir)]
+    if anchor_postgres is not None:
+        command += ["--anchor-postgres", anchor_postgres]
     # A scratch working directory: no stray .env is read. The server logs as `aimpay serve`
     # does, into a file (shown when it fails to start).
     log = workdir / f"server-{port}.log"
@@ -335,6 +408,11 @@ class World:
     async def replied(self, chat_ids: Iterable[int]) -> int:
         return int((await self._call("POST", "/telegram/replied", {"chat_ids": list(chat_ids)}))["replied"])
 
+    async def answered(self, users: Sequence[int], replies: StartReplies) -> int:
+        """How many of ``users`` got a reply: inline in the webhook's answer, or one the Bot API saw."""
+        inline = [u for u in users if u in replies.inline]
+        return len(inline) + (await self.replied([u for u in users if u not in replies.inline]))
+
     async def succeed_pending(self) -> list[dict[str, Any]]:
         notifications: list[dict[str, Any]] = (await self._call("POST", "/yookassa/succeed-pending"))["notifications"]
         return notifications
@@ -381,6 +459,65 @@ class Row:
     run: Run
     bare: Run
     note: str = ""
+
+
+@dataclass
+class Burst:
+    """``run.requests`` new users' ``/start`` at once over ``run.concurrency`` connections."""
+
+    label: str
+    run: Run
+    outbox_at_end: int | None = None  # outbox messages still to deliver at the last answer
+    drained: float | None = None  # seconds from the last answer until none was left
+
+
+@dataclass(frozen=True)
+class AnchorSpec:
+    path: str  # /bench/anchor/{path}
+    scenario: str
+    note: str
+    inline: bool  # answered inline (else: an empty 200 after sendMessage)
+    table: bool  # inserts a row per /start (checked by counting them)
+
+
+ANCHORS = {
+    "inline": AnchorSpec(
+        "inline",
+        "anchor: aiogram inline",
+        "minimal aiogram dispatcher (`feed_webhook_update`), `/start` answered inline in the webhook's answer; no database",
+        inline=True,
+        table=False,
+    ),
+    "send": AnchorSpec(
+        "send",
+        "anchor: aiogram + sendMessage",
+        "the same, but the handler awaits `bot.send_message` (loopback Bot API); an empty 200",
+        inline=False,
+        table=False,
+    ),
+    "sqlite-pooled": AnchorSpec(
+        "sqlite-pooled",
+        "anchor: inline + 1 INSERT (SQLite, pooled)",
+        "inline answer after one Core `INSERT` in its own transaction; one-table fresh file, WAL; "
+        "`create_async_engine`'s default pool (AsyncAdaptedQueuePool, 5 + 10 overflow)",
+        inline=True,
+        table=True,
+    ),
+    "sqlite-single": AnchorSpec(
+        "sqlite-single",
+        "anchor: inline + 1 INSERT (SQLite, single connection)",
+        "the same, with `pool_size=1, max_overflow=0` (requests queue for one connection)",
+        inline=True,
+        table=True,
+    ),
+    "postgres": AnchorSpec(
+        "postgres",
+        "anchor: inline + 1 INSERT (PostgreSQL)",
+        "the same on a fresh PostgreSQL database; default pool (5 + 10 overflow), no pre-ping",
+        inline=True,
+        table=True,
+    ),
+}
 
 
 @dataclass
@@ -447,23 +584,94 @@ class Bench:
     async def starts(self, count: int, label: str) -> Row:
         bare = await self.bare(start_update(1))
         warm, timed = self.users.take(count // 5), self.users.take(count)
+        replies = StartReplies()
         async with self.profiled():
             run = await blast(
                 f"{self.base}/webhooks/telegram",
-                [start_update(u) for u in timed],
+                replies.bodies(timed),
                 self.telegram_headers,
                 self.concurrency,
-                expect_status(200),
-                warmup=[start_update(u) for u in warm],
+                replies,
+                warmup=replies.bodies(warm),
                 cpu=self.server.cpu,
             )
         self.judge("/start", run)
-        replied = await self.world.replied(warm + timed)
-        if replied != len(warm) + len(timed):
-            self.problems.append(f"/start: {replied} of {len(warm) + len(timed)} new users got a reply")
+        await self.check_answered("/start", warm + timed, replies)
         return Row(
-            f"`/start`, new user ({label})", run, bare, "2 transactions (blacklist check, registration) + `sendMessage`"
+            f"`/start`, new user ({label})",
+            run,
+            bare,
+            "registration (one `INSERT … ON CONFLICT DO NOTHING`; the blacklist read from a copy in memory) + "
+            + replies.describe(len(warm) + len(timed)),
         )
+
+    async def check_answered(self, what: str, users: Sequence[int], replies: StartReplies) -> None:
+        answered = await self.world.answered(users, replies)
+        if answered != len(users):
+            self.problems.append(f"{what}: {answered} of {len(users)} new users got a reply")
+
+    async def _get(self, path: str) -> Any:
+        async with aiohttp.ClientSession() as session, session.get(f"{self.base}{path}") as response:
+            response.raise_for_status()
+            return await response.json()
+
+    async def anchor(self, spec: AnchorSpec, count: int) -> Row:
+        """An anchor, measured like ``/start``: new users, the same connections, its own bare
+        measurement right before it, every answer and the outcome checked."""
+        bare = await self.bare(start_update(1))
+        warm, timed = self.users.take(count // 5), self.users.take(count)
+        replies = StartReplies(empty=not spec.inline, inline=spec.inline)
+        run = await blast(
+            f"{self.base}/bench/anchor/{spec.path}",
+            replies.bodies(timed),
+            self.telegram_headers,
+            self.concurrency,
+            replies,
+            warmup=replies.bodies(warm),
+            cpu=self.server.cpu,
+        )
+        self.judge(spec.scenario, run)
+        await self.check_answered(spec.scenario, warm + timed, replies)
+        if spec.table:
+            rows = (await self._get(f"/bench/anchor/{spec.path}/rows"))["rows"]
+            if rows != len(warm) + len(timed):
+                self.problems.append(f"{spec.scenario}: {rows} rows inserted, expected {len(warm) + len(timed)}")
+        return Row(spec.scenario, run, bare, spec.note)
+
+    async def outbox(self) -> dict[str, int]:
+        counts: dict[str, int] = await self._get("/bench/outbox")
+        return counts
+
+    async def burst(self, count: int, connections: int, label: str) -> Burst:
+        """``count`` new users' ``/start`` in one go through the real webhook: ``connections``
+        connections, each with one request in flight and the next as soon as it is answered; then
+        the wait until the outbox has nothing left to deliver."""
+        users = self.users.take(count)
+        replies = StartReplies()
+        run = await blast(
+            f"{self.base}/webhooks/telegram",
+            replies.bodies(users),
+            self.telegram_headers,
+            connections,
+            replies,
+            cpu=self.server.cpu,
+        )
+        ended = time.monotonic()
+        self.judge(f"burst ({label})", run)
+        await self.check_answered(f"burst ({label})", users, replies)
+        burst = Burst(label, run)
+        counts = await self.outbox()
+        burst.outbox_at_end = counts["pending"]
+        while counts["pending"]:
+            if time.monotonic() - ended > OUTBOX_TIMEOUT:
+                self.problems.append(f"burst ({label}): the outbox was not drained within {OUTBOX_TIMEOUT:.0f} s")
+                return burst
+            await asyncio.sleep(0.05)
+            counts = await self.outbox()
+        burst.drained = time.monotonic() - ended
+        if counts["failed"]:
+            self.problems.append(f"burst ({label}): {counts['failed']} outbox messages failed")
+        return burst
 
     async def prepare_payments(self, count: int) -> list[bytes]:
         """``count`` new users go /start → /buy → their email through the webhook (untimed), each
@@ -519,7 +727,10 @@ class Bench:
             drained = await self.world.wait_for(
                 lambda s: s["invite_links"] >= links and s["emails"] >= emails, OUTBOX_TIMEOUT
             )
-            paid.note += f"; the outbox delivered everything {drained:.1f} s after the last answer"
+            paid.note += f"; the outbox delivered every invite link and email {drained:.1f} s after the last answer"
+            pending = (await self.outbox())["pending"]
+            if pending:
+                paid.note += f", {pending} other outbox messages were still queued then"
         except TimeoutError:
             self.problems.append(
                 f"the outbox did not deliver every invite link and email within {OUTBOX_TIMEOUT:.0f} s"
@@ -603,14 +814,15 @@ def cpu_ratio(row: Row) -> str:
 
 def table(rows: Sequence[Row]) -> str:
     lines = [
-        "| scenario | requests | concurrency | req/s | p50 ms | p99 ms | server CPU ms/req | bare req/s | ratio to bare | CPU ratio | one request |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | requests | concurrency | req/s | p50 ms | p99 ms | p99.9 ms | server CPU ms/req | bare req/s | ratio to bare | CPU ratio | one request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         r = row.run
         lines.append(
             f"| {row.scenario} | {r.requests} | {r.concurrency} | {r.rate:,.0f} | {r.percentile(50):.1f} | "
-            f"{r.percentile(99):.1f} | {r.cpu_per_request} | {row.bare.rate:,.0f} | {r.rate / row.bare.rate:.2f} | {cpu_ratio(row)} | {row.note} |"
+            f"{r.percentile(99):.1f} | {r.percentile(99.9):.1f} | {r.cpu_per_request} | {row.bare.rate:,.0f} | "
+            f"{r.rate / row.bare.rate:.2f} | {cpu_ratio(row)} | {row.note} |"
         )
     bare_cpu = [row.bare.cpu_per_request for row in rows]
     lines.append("")
@@ -618,7 +830,24 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: Sequence[Row], header: dict[str, str], seconds: float) -> str:
+def burst_table(bursts: Sequence[Burst]) -> str:
+    lines = [
+        "| burst | requests | connections | all answered after s | req/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU ms/req | outbox at the last answer | outbox drained after s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for burst in bursts:
+        r = burst.run
+        at_end = "–" if burst.outbox_at_end is None else str(burst.outbox_at_end)
+        drained = "not drained" if burst.drained is None else f"{burst.drained:.1f}"
+        lines.append(
+            f"| `/start`, new users ({burst.label}) | {r.requests} | {r.concurrency} | {r.seconds:.1f} | {r.rate:,.0f} | "
+            f"{r.percentile(50):.1f} | {r.percentile(99):.1f} | {r.percentile(99.9):.1f} | {r.errors} | "
+            f"{r.cpu_per_request} | {at_end} | {drained} |"
+        )
+    return "\n".join(lines)
+
+
+def report(rows: Sequence[Row], bursts: Sequence[Burst], header: dict[str, str], seconds: float) -> str:
     lines = [
         "# aimpay benchmark",
         "",
@@ -632,10 +861,38 @@ def report(rows: Sequence[Row], header: dict[str, str], seconds: float) -> str:
         'answers `{"ok":true}`, behind the same uvicorn and middleware) measured just before the row,',
         "with the same connections and a body of the same kind. Every `/start` comes from a new user.",
         "Payments are set up untimed (`/start`, `/buy`, the email, through the webhook; then paid at the",
-        "YooKassa stand-in). Every answer and outcome is checked; a run with errors fails. Server CPU",
-        "is user + system time of the server process (every thread) over the timed requests; the CPU",
-        "ratio (bare CPU per request over the row's) is what the server alone would allow, steadier",
-        "than the rate ratio when the load generator or a noisy neighbour limits the bare rate.",
+        "YooKassa stand-in). Every answer and outcome is checked; a run with errors fails. A `/start` is",
+        "answered either with an empty 200 after a `sendMessage` (which the Bot API stand-in must have",
+        'seen) or inline, with a 200 whose JSON body is `{"method": "sendMessage", "chat_id": <the user>, ...}`;',
+        "both count as the user's reply. Server CPU is user + system time of the server process (every",
+        "thread) over the timed requests; the CPU ratio (bare CPU per request over the row's) is what",
+        "the server alone would allow, steadier than the rate ratio when the load generator or a noisy",
+        "neighbour limits the bare rate. Latency is from sending a request on a free connection to",
+        "reading its answer; p99.9 is the second-slowest of 2,000 requests, the slowest of 1,000.",
+        "",
+        "**Anchors** (`benchmarks/anchors.py`) are served by the same server process on routes that",
+        "exist only in `benchmarks/server.py`, and measured like the aimpay rows (same connections and",
+        "load generator, new users, their own bare measurement right before each, every answer checked).",
+        "Each is a minimal aiogram 3 `Dispatcher` (its own `Router`, one `CommandStart()` handler) behind",
+        "a Starlette route that calls `dispatcher.feed_webhook_update(bot, update)`. Inline anchors answer",
+        "with the handler's returned `message.answer(...)` as Telegram takes a webhook reply: the",
+        "method's name under `method` beside its fields, put through `bot.session.prepare_value` as",
+        "`aiogram.webhook.aiohttp_server` does for its multipart reply, as one JSON object. The `INSERT`",
+        "anchors add one SQLAlchemy Core `INSERT` of the user (in its own transaction) into a one-table",
+        "database: a fresh SQLite file (WAL, 30 s busy timeout, like the app's) or a fresh PostgreSQL",
+        "database; the rows are counted afterwards.",
+        "",
+        "## Bursts",
+        "",
+        burst_table(bursts),
+        "",
+        f"A burst is {BURST_REQUESTS:,} `/start` of new users sent at once through the real webhook over",
+        f"{BURST_CONNECTIONS} keep-alive connections, each with one request in flight and the next sent as",
+        "soon as it is answered. On each server it comes after the anchors and before the payments, so",
+        "the outbox holds only what `/start` queued. The time runs from the first request to the last answer; latencies",
+        "count from a request's sending on its connection, not the time it waited in the client. Every",
+        "answer and every reply is checked as above. The outbox is then polled (`GET /bench/outbox`:",
+        "the rows neither delivered nor given up, counted on the app's engine) until nothing is left.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -662,13 +919,32 @@ def profile_summary(path: Path, top: int = 20) -> str:
 
 
 async def bench_on(
-    database_url: str, label: str, args: argparse.Namespace, layout: Layout, workdir: Path, header: dict[str, str]
-) -> tuple[list[Row], list[str]]:
+    database_url: str,
+    label: str,
+    args: argparse.Namespace,
+    layout: Layout,
+    workdir: Path,
+    header: dict[str, str],
+    *,
+    anchors: Sequence[str],
+    anchor_dir: Path | None = None,
+    anchor_postgres: str | None = None,
+) -> tuple[list[Row], list[Burst], list[str]]:
+    """The rows of one server: ``/start``, the ``anchors`` named, the burst, the payments. The burst
+    comes before the payments, so the outbox holds only what it (and the ``/start`` before it)
+    queued, not the payments' notices."""
     secret = secrets.token_hex(32)
     profile = workdir / f"profile-{label.lower()}.pstats" if args.profile else None
     async with (
         standins(layout) as urls,
-        server(server_environment(database_url, urls, secret), workdir, layout, profile) as served,
+        server(
+            server_environment(database_url, urls, secret),
+            workdir,
+            layout,
+            profile,
+            anchor_dir=anchor_dir,
+            anchor_postgres=anchor_postgres,
+        ) as served,
     ):
         bench = Bench(served, World(urls["control"]), secret, args.concurrency, args.scale, profile)
         if not bench.concurrency:
@@ -680,13 +956,16 @@ async def bench_on(
             )
             args.concurrency = bench.concurrency
         rows = [await bench.starts(bench.n(START_REQUESTS), label)]
+        for name in anchors:
+            rows.append(await bench.anchor(ANCHORS[name], bench.n(ANCHOR_REQUESTS)))
+        bursts = [await bench.burst(bench.n(BURST_REQUESTS), BURST_CONNECTIONS, label)]
         rows += await bench.payments(bench.n(PAYMENT_REQUESTS), label)
     if profile is not None and profile.exists():
         print(
             f"\ncProfile of the server's event loop during /start ({label}), {profile}:\n{profile_summary(profile)}\n",
             file=sys.stderr,
         )
-    return rows, bench.problems
+    return rows, bursts, bench.problems
 
 
 async def main() -> int:
@@ -719,17 +998,29 @@ async def main() -> int:
     header["SQLite"] = f"{sqlite3.sqlite_version}, WAL, a fresh file on {'tmpfs' if scratch else 'disk'} ({workdir})"
     postgres = os.environ.get("AIMPAY_BENCH_POSTGRES_URL")
     rows: list[Row] = []
+    bursts: list[Burst] = []
     problems: list[str] = []
     try:
-        found, trouble = await bench_on(
-            f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "SQLite", args, layout, workdir, header
+        found, burst, trouble = await bench_on(
+            f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+            "SQLite",
+            args,
+            layout,
+            workdir,
+            header,
+            anchors=("inline", "send", "sqlite-pooled", "sqlite-single"),
+            anchor_dir=workdir,
         )
-        rows, problems = rows + found, problems + trouble
+        rows, bursts, problems = rows + found, bursts + burst, problems + trouble
         if postgres:
-            header["PostgreSQL"] = await postgres_version(postgres) + ", a fresh database"
-            async with postgres_database(postgres) as url:
-                found, trouble = await bench_on(url, "PostgreSQL", args, layout, workdir, header)
-                rows, problems = rows + found, problems + trouble
+            header["PostgreSQL"] = (
+                await postgres_version(postgres) + ", a fresh database (and another for the PostgreSQL anchor)"
+            )
+            async with postgres_database(postgres) as url, postgres_database(postgres) as anchor_url:
+                found, burst, trouble = await bench_on(
+                    url, "PostgreSQL", args, layout, workdir, header, anchors=("postgres",), anchor_postgres=anchor_url
+                )
+                rows, bursts, problems = rows + found, bursts + burst, problems + trouble
         else:
             header["PostgreSQL"] = (
                 "not measured (set AIMPAY_BENCH_POSTGRES_URL to a server where the user may create databases)"
@@ -737,7 +1028,7 @@ async def main() -> int:
     finally:
         if not args.profile:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = report(rows, header, time.monotonic() - started)
+    text = report(rows, bursts, header, time.monotonic() - started)
     print(text)
     if problems:
         print("ERRORS (results not written):\n" + "\n".join(f"- {p}" for p in problems), file=sys.stderr)
