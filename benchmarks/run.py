@@ -955,11 +955,13 @@ async def bench_on(
                 + f", on the {label} server)"
             )
             args.concurrency = bench.concurrency
-        rows = [await bench.starts(bench.n(START_REQUESTS), label)]
-        for name in anchors:
+        wanted = set(args.only.split(",")) if args.only else {"start", "anchors", "burst", "payments"}
+        rows = [await bench.starts(bench.n(START_REQUESTS), label)] if "start" in wanted else []
+        for name in anchors if "anchors" in wanted else ():
             rows.append(await bench.anchor(ANCHORS[name], bench.n(ANCHOR_REQUESTS)))
-        bursts = [await bench.burst(bench.n(BURST_REQUESTS), BURST_CONNECTIONS, label)]
-        rows += await bench.payments(bench.n(PAYMENT_REQUESTS), label)
+        bursts = [await bench.burst(bench.n(BURST_REQUESTS), BURST_CONNECTIONS, label)] if "burst" in wanted else []
+        if "payments" in wanted:
+            rows += await bench.payments(bench.n(PAYMENT_REQUESTS), label)
     if profile is not None and profile.exists():
         print(
             f"\ncProfile of the server's event loop during /start ({label}), {profile}:\n{profile_summary(profile)}\n",
@@ -985,6 +987,11 @@ async def main() -> int:
     )
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="where the markdown goes (default benchmarks/results.md)"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="a comma-separated subset of start,anchors,burst,payments (for working on one; then use --output)",
     )
     args = parser.parse_args()
 

@@ -67,7 +67,7 @@ class ReferralChain:
 
 def attribute(
     customer: Customer,
-    referrer: Customer,
+    referrer: CustomerId,
     referrer_chain: ReferralChain,
     *,
     referrer_may_refer: bool,
@@ -83,7 +83,7 @@ def attribute(
     """
     if customer.referrer_id is not None:
         return AttributionRefused.ALREADY_ATTRIBUTED
-    if referrer.id == customer.id:
+    if referrer == customer.id:
         return AttributionRefused.SELF_REFERRAL
     if customer.id in referrer_chain.ancestors:
         return AttributionRefused.CYCLE
@@ -91,6 +91,6 @@ def attribute(
         return AttributionRefused.REFERRER_NOT_ALLOWED
     if customer_has_paid:
         return AttributionRefused.ALREADY_PAID
-    customer.referrer_id = referrer.id
+    customer.referrer_id = referrer
     customer.referred_at = at
     return None

@@ -21,6 +21,7 @@ from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, Record
 from adapters.resend.sender import ResendEmailSender
 from adapters.sql.engine import create_engine
 from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
+from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from adapters.system import RandomIdGenerator, UtcClock
 from adapters.telegram import TelegramCourseAccess, TelegramNotifier, TelegramPacer, make_pacer
@@ -32,6 +33,7 @@ from application.ports.messaging import CourseAccess, EmailSender, Notifier
 from application.ports.payment_gateway import PaymentGateway
 from application.ports.readers import BlacklistReader, ReferralReader
 from application.ports.rendering import NoticeRenderer
+from application.ports.repositories import NewcomerRegistry
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
@@ -106,6 +108,10 @@ class DatabaseProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self, engine: WriteEngine) -> UnitOfWork:
         return SqlaUnitOfWork(engine)
+
+    @provide(scope=Scope.APP)
+    def newcomers(self, engine: WriteEngine) -> NewcomerRegistry:
+        return SqlNewcomerRegistry(engine)
 
     @provide(scope=Scope.APP)
     def referral_reader(self, engine: AsyncEngine) -> ReferralReader:

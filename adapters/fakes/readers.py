@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from adapters.fakes.unit_of_work import MemoryStore, ledger_balance
-from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats
-from domain.ids import TelegramId
+from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore, ledger_balance
+from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats, Referrer
+from application.ports.repositories import NewcomerRegistry
+from domain.customer import Customer
+from domain.ids import ReferralCode, TelegramId
 from domain.money import Currency
 from domain.purchase import PurchaseStatus
 
@@ -12,6 +14,10 @@ from domain.purchase import PurchaseStatus
 class MemoryReferralReader(ReferralReader):
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
+
+    async def referrer(self, code: ReferralCode) -> Referrer | None:
+        found = next((c for c in self._store.state.customers.values() if c.referral_code == code), None)
+        return Referrer(found.id, found.telegram_id) if found is not None else None
 
     async def referral_stats(self, telegram_id: TelegramId, currency: Currency) -> ReferralStats | None:
         state = self._store.state
@@ -26,6 +32,17 @@ class MemoryReferralReader(ReferralReader):
             paid=len(invited & paid),
             balance=ledger_balance(state, customer.id, currency),
         )
+
+
+class MemoryNewcomerRegistry(NewcomerRegistry):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add_if_absent(self, customer: Customer) -> bool:
+        async with InMemoryUnitOfWork(self._store) as uow:
+            added = await uow.customers.add_if_absent(customer)
+            await uow.commit()
+        return added
 
 
 class MemoryBlacklistReader(BlacklistReader):

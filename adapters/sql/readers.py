@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql import queries
 from adapters.sql.engine import SQLITE_BEGIN
 from adapters.sql.tables import blacklist, customers, purchases
-from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats
-from domain.ids import ReferralCode, TelegramId
+from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats, Referrer
+from domain.ids import CustomerId, ReferralCode, TelegramId
 from domain.money import Currency, Money
 from domain.purchase import PurchaseStatus
 
@@ -33,6 +33,13 @@ class _SqlReader:
 
 
 class SqlReferralReader(_SqlReader, ReferralReader):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._referrers = SqlReferrerCache(engine)
+
+    async def referrer(self, code: ReferralCode) -> Referrer | None:
+        return await self._referrers.referrer(code)
+
     async def referral_stats(self, telegram_id: TelegramId, currency: Currency) -> ReferralStats | None:
         referee = customers.alias("referee")
         invited = (
@@ -63,6 +70,31 @@ class SqlReferralReader(_SqlReader, ReferralReader):
             paid=int(row["paid"]),
             balance=Money(int(row["balance"]), currency),
         )
+
+
+class SqlReferrerCache(_SqlReader):
+    """``ReferralReader.referrer`` with the answers kept (a code never changes hands): a promo
+    post that sends thousands through one referral link asks the database once."""
+
+    def __init__(self, engine: AsyncEngine, size: int = 10_000) -> None:
+        super().__init__(engine)
+        self._size = size
+        self._known: dict[str, Referrer] = {}
+
+    async def referrer(self, code: ReferralCode) -> Referrer | None:
+        known = self._known.get(code.value)
+        if known is not None:
+            return known
+        statement = sa.select(customers.c.id, customers.c.telegram_id).where(customers.c.referral_code == code.value)
+        async with self._reading() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            return None  # not kept: the code may be somebody's tomorrow
+        found = Referrer(CustomerId(row[0]), TelegramId(row[1]))
+        if len(self._known) >= self._size:
+            self._known.pop(next(iter(self._known)))  # the oldest out
+        self._known[code.value] = found
+        return found
 
 
 class SqlBlacklistReader(_SqlReader, BlacklistReader):

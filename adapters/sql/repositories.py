@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result, RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters.sql import queries
+from adapters.sql.engine import single_statement
 from adapters.sql.errors import conflict_from
 from adapters.sql.tables import access_grants, blacklist, customers, ledger_entries, outbox, purchases
 from application.ports.repositories import (
@@ -25,6 +26,7 @@ from application.ports.repositories import (
     BlacklistRepository,
     CustomerRepository,
     LedgerRepository,
+    NewcomerRegistry,
     OutboxRepository,
     PurchaseRepository,
 )
@@ -45,6 +47,8 @@ from domain.money import Currency, Money
 from domain.outbox import OutboxKind, OutboxMessage
 from domain.purchase import Purchase, PurchaseStatus
 
+_INSERTS_UNLESS_EXISTS: dict[tuple[str, str, str], Any] = {}
+
 
 class _SqlaRepository:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -62,10 +66,10 @@ class _SqlaRepository:
             self._seen[row["id"]] = row
         return row
 
-    async def _execute(self, statement: Executable) -> Result[Any]:
+    async def _execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Result[Any]:
         """Runs ``statement``; a lost uniqueness race (or deadlock) becomes ``ConcurrencyConflict``."""
         try:
-            return await self._connection.execute(statement)
+            return await self._connection.execute(statement, parameters)
         except DBAPIError as exc:
             conflict = conflict_from(exc)
             if conflict is not None:
@@ -83,14 +87,16 @@ class _SqlaRepository:
 
     async def _insert_unless_exists(self, table: sa.Table, values: dict[str, Any], key: str) -> bool:
         """``INSERT ... ON CONFLICT (key) DO NOTHING``; ``True`` when the row was inserted. A
-        duplicate leaves the transaction usable."""
-        statement = (
-            self._insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[table.c[key]])
-            .returning(table.c[key])
-        )
-        result = await self._execute(statement)
+        duplicate leaves the transaction usable. The statement is built once per table and
+        dialect, the values travel as parameters (building it is most of the cost otherwise)."""
+        cache_key = (self._connection.dialect.name, table.name, key)
+        statement = _INSERTS_UNLESS_EXISTS.get(cache_key)
+        if statement is None:
+            statement = (
+                self._insert(table).on_conflict_do_nothing(index_elements=[table.c[key]]).returning(table.c[key])
+            )
+            _INSERTS_UNLESS_EXISTS[cache_key] = statement
+        result = await self._execute(statement, values)
         return result.first() is not None
 
     async def _update(self, table: sa.Table, row_id: Any, values: dict[str, Any], what: str) -> None:
@@ -128,6 +134,18 @@ def _customer(row: Mapping[Any, Any]) -> Customer:
         referrer_id=CustomerId(row["referrer_id"]) if row["referrer_id"] is not None else None,
         referred_at=row["referred_at"],
     )
+
+
+class SqlNewcomerRegistry(NewcomerRegistry):
+    """``INSERT ... ON CONFLICT (telegram_id) DO NOTHING`` as a statement of its own on the
+    writer engine (``single_statement``)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_if_absent(self, customer: Customer) -> bool:
+        async with single_statement(self._engine) as connection:
+            return await SqlaCustomerRepository(connection).add_if_absent(customer)
 
 
 class SqlaCustomerRepository(_SqlaRepository, CustomerRepository):

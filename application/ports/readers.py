@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.ids import ReferralCode, TelegramId
+from domain.ids import CustomerId, ReferralCode, TelegramId
 from domain.money import Currency, Money
 
 
@@ -23,9 +23,22 @@ class ReferralStats:
     balance: Money  # the sum of their ledger entries in the shop's currency
 
 
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    """Whose referral code it is."""
+
+    customer_id: CustomerId
+    telegram_id: TelegramId
+
+
 class ReferralReader(Protocol):
     async def referral_stats(self, telegram_id: TelegramId, currency: Currency) -> ReferralStats | None:
         """``None`` when the Telegram user never started the bot."""
+        ...
+
+    async def referrer(self, code: ReferralCode) -> Referrer | None:
+        """The owner of ``code``; ``None`` for a code nobody has. A code never changes hands, so
+        an answer may come from a copy."""
         ...
 
 

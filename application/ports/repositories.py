@@ -41,6 +41,17 @@ class CustomerRepository(Protocol):
         ...
 
 
+class NewcomerRegistry(Protocol):
+    """Takes in a customer the shop has never seen, in one atomic statement of its own: no
+    transaction of the caller's (most /start come from newcomers, and a transaction would cost
+    two more round trips to the database)."""
+
+    async def add_if_absent(self, customer: Customer) -> bool:
+        """Stores ``customer`` unless one with their Telegram id exists (``False``, nothing
+        stored). Any other clash (a referral code taken) is ``ConcurrencyConflict``."""
+        ...
+
+
 class PurchaseRepository(Protocol):
     async def add(self, purchase: Purchase) -> None: ...
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.errors import CustomerBlacklisted
+from application.ports.readers import ReferralReader
+from application.ports.repositories import NewcomerRegistry
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import ConcurrencyConflict, UnitOfWork
 from application.services.gatekeeper import Gatekeeper
@@ -31,10 +33,23 @@ class Registration:
 
 class RegisterCustomer:
     """/start: registers the Telegram user (or refreshes their profile) and, first touch wins,
-    attributes them to the referrer whose code they came with. Bad codes are ignored silently."""
+    attributes them to the referrer whose code they came with. Bad codes are ignored silently.
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, ids: IdGenerator, gatekeeper: Gatekeeper) -> None:
+    A newcomer (most /start) is one atomic statement (``NewcomerRegistry``), the referrer found
+    through a reader; somebody known already is updated in a transaction."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        newcomers: NewcomerRegistry,
+        referrals: ReferralReader,
+        clock: Clock,
+        ids: IdGenerator,
+        gatekeeper: Gatekeeper,
+    ) -> None:
         self._uow = uow
+        self._newcomers = newcomers
+        self._referrals = referrals
         self._clock = clock
         self._ids = ids
         self._gatekeeper = gatekeeper
@@ -43,58 +58,72 @@ class RegisterCustomer:
         return await retry_on_conflict(lambda: self._register(command))
 
     async def _register(self, command: RegisterCommand) -> Registration:
-        policy = self._gatekeeper.policy
-        if not policy.may_use_bot(await self._gatekeeper.standing(command.telegram_id)):
+        if not self._gatekeeper.policy.may_use_bot(await self._gatekeeper.standing(command.telegram_id)):
             raise CustomerBlacklisted(str(command.telegram_id))
         language = Language.from_telegram(command.language_code)
-        now = self._clock.now()
+        customer = Customer(
+            id=CustomerId(self._ids.new_uuid()),
+            telegram_id=command.telegram_id,
+            referral_code=ReferralCode(self._ids.referral_code()),
+            registered_at=self._clock.now(),
+            username=command.username,
+            first_name=command.first_name,
+            language=language,
+        )
+        # A newcomer is nobody's referrer yet (no cycle is possible) and has paid for nothing.
+        refused = await self._attribute(customer, command.referral_code, chain=(), has_paid=False)
+        if await self._newcomers.add_if_absent(customer):
+            return Registration(customer, is_new=True, attributed=customer.referrer_id is not None, refused=refused)
+        return await self._known(command, language)
+
+    async def _known(self, command: RegisterCommand, language: Language) -> Registration:
+        """Known already: the profile is refreshed and, first touch wins, they may be attributed
+        now; their row is locked meanwhile."""
         async with self._uow as uow:
-            # Most /start come from newcomers: one INSERT (after finding the referrer, when a code came).
-            customer = Customer(
-                id=CustomerId(self._ids.new_uuid()),
-                telegram_id=command.telegram_id,
-                referral_code=ReferralCode(self._ids.referral_code()),
-                registered_at=now,
-                username=command.username,
-                first_name=command.first_name,
-                language=language,
-            )
-            refused = await self._attribute(uow, customer, command.referral_code, newcomer=True)
-            if await uow.customers.add_if_absent(customer):
-                await uow.commit()
-                return Registration(customer, is_new=True, attributed=customer.referrer_id is not None, refused=refused)
-            # Known already: their profile is refreshed and, first touch wins, they may be attributed now.
             known = await uow.customers.by_telegram_id(command.telegram_id, for_update=True)
             if known is None:  # the row that won the race is gone again: start over
                 raise ConcurrencyConflict(f"customer {command.telegram_id} vanished")
             known.update_profile(command.username, command.first_name, language)
-            referrer_before = known.referrer_id
-            refused = await self._attribute(uow, known, command.referral_code, newcomer=False)
+            before = known.referrer_id
+            refused = None
+            if command.referral_code:
+                open_to_it = before is None  # else first touch has won already: no query needed
+                chain = await self._chain_of_referrer(uow, command.referral_code) if open_to_it else ()
+                has_paid = open_to_it and await uow.purchases.paid_for(known.id) is not None
+                refused = await self._attribute(known, command.referral_code, chain=chain, has_paid=has_paid)
             await uow.customers.save(known)
             await uow.commit()
-        return Registration(known, is_new=False, attributed=known.referrer_id != referrer_before, refused=refused)
+        return Registration(known, is_new=False, attributed=known.referrer_id != before, refused=refused)
+
+    async def _chain_of_referrer(self, uow: UnitOfWork, raw_code: str) -> tuple[CustomerId, ...]:
+        code = _code(raw_code)
+        referrer = await self._referrals.referrer(code) if code is not None else None
+        return await uow.customers.referral_chain(referrer.customer_id) if referrer is not None else ()
 
     async def _attribute(
-        self, uow: UnitOfWork, customer: Customer, raw_code: str | None, *, newcomer: bool
+        self, customer: Customer, raw_code: str | None, *, chain: tuple[CustomerId, ...], has_paid: bool
     ) -> AttributionRefused | None:
-        """``newcomer``: ``customer`` is not stored yet, so nobody descends from them (no cycle is
-        possible) and they have paid for nothing: their chain and purchases need no query."""
-        if not raw_code:
+        code = _code(raw_code)
+        if code is None:
             return None
-        try:
-            code = ReferralCode(raw_code)
-        except InvalidValue:
-            return None
-        referrer = await uow.customers.by_referral_code(code)
+        referrer = await self._referrals.referrer(code)
         if referrer is None:
             return None
-        chain = ReferralChain(() if newcomer else await uow.customers.referral_chain(referrer.id))
-        referrer_standing = await self._gatekeeper.standing(referrer.telegram_id)
+        standing = await self._gatekeeper.standing(referrer.telegram_id)
         return attribute(
             customer,
-            referrer,
-            chain,
-            referrer_may_refer=self._gatekeeper.policy.may_refer(referrer_standing),
-            customer_has_paid=not newcomer and await uow.purchases.paid_for(customer.id) is not None,
+            referrer.customer_id,
+            ReferralChain(chain),
+            referrer_may_refer=self._gatekeeper.policy.may_refer(standing),
+            customer_has_paid=has_paid,
             at=self._clock.now(),
         )
+
+
+def _code(raw: str | None) -> ReferralCode | None:
+    if not raw:
+        return None
+    try:
+        return ReferralCode(raw)
+    except InvalidValue:
+        return None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Dispatcher, Router
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from adapters.catalog import MessageCatalog
 from domain.customer import Language
+from entrypoints.bot.filters import InPrivateChat
 from entrypoints.bot.handlers import admin, checkout, course_chat, errors, fallback, menu
 from entrypoints.bot.middlewares import BlacklistMiddleware, ThrottlingMiddleware
 from entrypoints.bot.storage import LeanEventIsolation, LeanMemoryStorage
@@ -46,8 +46,8 @@ def build_dispatcher(
         catalog=catalog if catalog is not None else MessageCatalog.load(),
     )
     private = Router(name="private")
-    private.message.filter(F.chat.type == ChatType.PRIVATE)
-    private.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    private.message.filter(InPrivateChat())
+    private.callback_query.filter(InPrivateChat())
 
     guarded = Router(name="guarded")
     throttle = throttling if throttling is not None else MemoryThrottle(DEFAULT_RATE, DEFAULT_PERIOD)

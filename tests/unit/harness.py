@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.catalog import MessageCatalog
 from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
-from adapters.fakes.readers import MemoryBlacklistReader, MemoryReferralReader
+from adapters.fakes.readers import MemoryBlacklistReader, MemoryNewcomerRegistry, MemoryReferralReader
 from adapters.fakes.system import FakeClock, SequentialIds
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryState, MemoryStore
 from application.bus import MessageBus
@@ -22,6 +22,7 @@ from application.notices import Notice, decode_notice
 from application.ports.messaging import EmailSender, Notifier
 from application.ports.readers import BlacklistReader, ReferralReader
 from application.ports.rendering import NoticeRenderer
+from application.ports.repositories import NewcomerRegistry
 from application.ports.system import Clock, IdGenerator
 from application.ports.unit_of_work import UnitOfWork
 from application.services.access import AccessIssuer
@@ -80,6 +81,7 @@ class Harness:
     uow_factory: Callable[[], UnitOfWork] | None = None
     referral_reader: ReferralReader | None = None
     blacklist_reader: BlacklistReader | None = None
+    newcomer_registry: NewcomerRegistry | None = None
     # The database behind ``uow_factory``, whose committed state ``state()`` reads; None: memory.
     engine: AsyncEngine | None = None
 
@@ -115,7 +117,14 @@ class Harness:
         return PaymentRecorder(self.uow(), self.clock, self.bus())
 
     def register(self) -> RegisterCustomer:
-        return RegisterCustomer(self.uow(), self.clock, self.ids, self.gatekeeper())
+        return RegisterCustomer(
+            self.uow(),
+            self.newcomer_registry or MemoryNewcomerRegistry(self.store),
+            self.referral_reader or MemoryReferralReader(self.store),
+            self.clock,
+            self.ids,
+            self.gatekeeper(),
+        )
 
     def checkout(self) -> StartCheckout:
         return StartCheckout(

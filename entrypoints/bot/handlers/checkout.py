@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -30,6 +30,7 @@ from domain.customer import Language
 from domain.email import Email
 from domain.errors import InvalidValue
 from domain.ids import TelegramId
+from entrypoints.bot.filters import ButtonData, NotText, PlainText
 from entrypoints.bot.keyboards import MENU_BUY, link
 from entrypoints.bot.replies import bot_link, language_of, reply
 
@@ -114,7 +115,7 @@ def router() -> Router:
         assert message.from_user is not None
         return await _checkout(bot, message.from_user, message.chat.id, state, checkout, terms, catalog, None)
 
-    @r.callback_query(F.data == MENU_BUY)
+    @r.callback_query(ButtonData(MENU_BUY))
     @inject
     async def buy_button(
         callback: CallbackQuery,
@@ -139,7 +140,7 @@ def email_router() -> Router:
     """The answer to ``ask_email``: included after every command, so commands still work."""
     r = Router(name="checkout-email")
 
-    @r.message(StateFilter(CheckoutForm.email), F.text, ~F.text.startswith("/"))
+    @r.message(StateFilter(CheckoutForm.email), PlainText())
     @inject
     async def email_given(
         message: Message,
@@ -159,7 +160,7 @@ def email_router() -> Router:
         await state.clear()
         return await _checkout(bot, user, message.chat.id, state, checkout, terms, catalog, email)
 
-    @r.message(StateFilter(CheckoutForm.email), ~F.text)
+    @r.message(StateFilter(CheckoutForm.email), NotText())
     async def not_text(message: Message, bot: Bot, catalog: MessageCatalog) -> SendMessage | None:
         return reply(message.chat.id, catalog.text(language_of(message.from_user), "bad_email"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.methods import SendMessage
@@ -15,6 +15,7 @@ from application.terms import ShopTerms
 from application.use_cases.referral_summary import GetReferralSummary
 from application.use_cases.register_customer import RegisterCommand, RegisterCustomer
 from domain.ids import TelegramId
+from entrypoints.bot.filters import ButtonData
 from entrypoints.bot.keyboards import MENU_HELP, MENU_REF, menu
 from entrypoints.bot.replies import bot_link, language_of, reply
 
@@ -88,7 +89,7 @@ def router() -> Router:
         assert message.from_user is not None
         return _help(message.from_user, message.chat.id, terms, catalog)
 
-    @r.callback_query(F.data == MENU_HELP)
+    @r.callback_query(ButtonData(MENU_HELP))
     @inject
     async def help_button(
         callback: CallbackQuery, catalog: MessageCatalog, terms: FromDishka[ShopTerms]
@@ -104,7 +105,7 @@ def router() -> Router:
         assert message.from_user is not None
         return await _referral(bot, message.from_user, message.chat.id, summary_of, catalog)
 
-    @r.callback_query(F.data == MENU_REF)
+    @r.callback_query(ButtonData(MENU_REF))
     @inject
     async def ref_button(
         callback: CallbackQuery, bot: Bot, catalog: MessageCatalog, summary_of: FromDishka[GetReferralSummary]

@@ -15,13 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.fakes.readers import MemoryBlacklistReader, MemoryReferralReader
+from adapters.fakes.readers import MemoryBlacklistReader, MemoryNewcomerRegistry, MemoryReferralReader
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
+from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from application.ports.readers import BlacklistReader, ReferralReader
+from application.ports.repositories import NewcomerRegistry
 from application.ports.unit_of_work import UnitOfWork
 from domain.customer import Customer
 from domain.purchase import Purchase
@@ -101,12 +103,14 @@ class Backend:
         new_uow: Callable[[], UnitOfWork],
         referrals: ReferralReader,
         blacklist: BlacklistReader,
+        newcomers: NewcomerRegistry,
         engine: AsyncEngine | None = None,
     ) -> None:
         self.name = name
         self.new_uow = new_uow
         self.referrals = referrals
         self.blacklist = blacklist
+        self.newcomers = newcomers
         self.engine = engine
 
     @property
@@ -120,7 +124,11 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "memory":
         store = MemoryStore()
         yield Backend(
-            "memory", lambda: InMemoryUnitOfWork(store), MemoryReferralReader(store), MemoryBlacklistReader(store)
+            "memory",
+            lambda: InMemoryUnitOfWork(store),
+            MemoryReferralReader(store),
+            MemoryBlacklistReader(store),
+            MemoryNewcomerRegistry(store),
         )
         return
     async with blank_engine(request.param, tmp_path) as engine:
@@ -130,6 +138,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             lambda: SqlaUnitOfWork(engine),
             SqlReferralReader(engine),
             SqlBlacklistReader(engine),
+            SqlNewcomerRegistry(engine),
             engine,
         )
 

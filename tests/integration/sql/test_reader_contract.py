@@ -114,3 +114,16 @@ async def test_another_instance_sees_a_ban_within_the_refresh_period(engine: Asy
     ticks.now = 2.0
     assert await other.is_blacklisted(TelegramId(7)) is False
     assert await other.is_blacklisted(TelegramId(8)) is True
+
+
+async def test_a_referral_code_names_its_owner(backend: Backend) -> None:
+    anna = make.customer()
+    await store(backend, anna)
+    found = await backend.referrals.referrer(anna.referral_code)
+    assert found is not None and (found.customer_id, found.telegram_id) == (anna.id, anna.telegram_id)
+    assert await backend.referrals.referrer(anna.referral_code) == found  # again (perhaps from a copy)
+    stranger = make.customer()
+    assert await backend.referrals.referrer(stranger.referral_code) is None
+    await store(backend, stranger)  # a code unknown a moment ago is not remembered as nobody's
+    later = await backend.referrals.referrer(stranger.referral_code)
+    assert later is not None and later.customer_id == stranger.id

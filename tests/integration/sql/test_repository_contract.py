@@ -498,3 +498,16 @@ async def test_add_if_absent_stores_a_newcomer_once_and_keeps_the_transaction(ba
         async with backend.new_uow() as uow:
             await uow.customers.add_if_absent(clash)
             await uow.commit()
+
+
+async def test_a_newcomer_is_taken_in_once_by_one_statement_of_its_own(backend: Backend) -> None:
+    anna = make.customer(601)
+    assert await backend.newcomers.add_if_absent(anna) is True
+    async with backend.new_uow() as uow:  # committed already: no transaction of the caller's
+        assert await uow.customers.by_telegram_id(TelegramId(601)) == anna
+    assert await backend.newcomers.add_if_absent(make.customer(601)) is False
+    with pytest.raises(ConcurrencyConflict):  # a referral code somebody has
+        await backend.newcomers.add_if_absent(make.customer(602, referral_code=anna.referral_code))
+    async with backend.new_uow() as uow:
+        assert await uow.customers.by_telegram_id(TelegramId(602)) is None
+    assert await backend.newcomers.add_if_absent(make.customer(602)) is True  # nothing stuck behind

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
 from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
+from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from tests.unit.harness import ADMIN, Harness
 
@@ -30,6 +31,7 @@ def sql_harness(engine: AsyncEngine, **fields: object) -> Harness:
     return Harness(
         uow_factory=lambda: SqlaUnitOfWork(engine),
         referral_reader=SqlReferralReader(engine),
+        newcomer_registry=SqlNewcomerRegistry(engine),
         blacklist_reader=SqlBlacklistReader(engine),
         engine=engine,
         **fields,  # type: ignore[arg-type]

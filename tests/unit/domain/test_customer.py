@@ -13,7 +13,9 @@ LATER = T0 + timedelta(days=1)
 def _attribute(
     c: Customer, r: Customer, chain: tuple[CustomerId, ...] = (), *, blacklisted: bool = False, paid: bool = False
 ):
-    return attribute(c, r, ReferralChain(chain), referrer_may_refer=not blacklisted, customer_has_paid=paid, at=LATER)
+    return attribute(
+        c, r.id, ReferralChain(chain), referrer_may_refer=not blacklisted, customer_has_paid=paid, at=LATER
+    )
 
 
 def test_attribution_sets_referrer_and_time() -> None:
