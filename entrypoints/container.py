@@ -20,7 +20,7 @@ from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
 from adapters.resend.sender import ResendEmailSender
 from adapters.sql.engine import create_engine
-from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
+from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlReferralReader
 from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from adapters.system import RandomIdGenerator, UtcClock
@@ -31,7 +31,7 @@ from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher, OutboxHandle
 from application.handlers import EVENT_HANDLERS, handler_classes
 from application.ports.messaging import CourseAccess, EmailSender, Notifier
 from application.ports.payment_gateway import PaymentGateway
-from application.ports.readers import BlacklistReader, ReferralReader
+from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader
 from application.ports.rendering import NoticeRenderer
 from application.ports.repositories import NewcomerRegistry
 from application.ports.system import Clock, IdGenerator
@@ -120,6 +120,10 @@ class DatabaseProvider(Provider):
     @provide(scope=Scope.APP)
     def blacklist_reader(self, engine: AsyncEngine) -> BlacklistReader:
         return SqlBlacklistReader(engine)
+
+    @provide(scope=Scope.APP)
+    def outbox_reader(self, engine: AsyncEngine) -> OutboxReader:
+        return SqlOutboxReader(engine)
 
 
 class SystemProvider(Provider):
@@ -249,7 +253,7 @@ class ReactionsProvider(Provider):
 
 def _application() -> Provider:
     provider = Provider(scope=Scope.APP)
-    provider.provide_all(OutboxWriter, Gatekeeper)
+    provider.provide_all(OutboxWriter, Gatekeeper, MayUseBot)
     provider.provide_all(
         AccessIssuer,
         PaymentRecorder,
@@ -260,7 +264,6 @@ def _application() -> Provider:
         GetReferralSummary,
         BanUser,
         UnbanUser,
-        MayUseBot,
         RecordCourseJoin,
         scope=Scope.REQUEST,
     )

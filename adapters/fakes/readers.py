@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore, ledger_balance
-from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats, Referrer
+from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader, ReferralStats, Referrer
 from application.ports.repositories import NewcomerRegistry
 from domain.customer import Customer
 from domain.ids import ReferralCode, TelegramId
@@ -54,3 +56,18 @@ class MemoryBlacklistReader(BlacklistReader):
 
     def invalidate(self) -> None:
         """Reads the committed state every time: nothing to forget."""
+
+
+class MemoryOutboxReader(OutboxReader):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def has_due(self, now: datetime) -> bool:
+        state = self._store.state
+        return any(
+            not m.is_done
+            and m.next_attempt_at is not None
+            and m.next_attempt_at <= now
+            and state.claimed_until.get(m.key, now) <= now
+            for m in state.outbox.values()
+        )

@@ -9,14 +9,15 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import queries
 from adapters.sql.engine import SQLITE_BEGIN
-from adapters.sql.tables import blacklist, customers, purchases
-from application.ports.readers import BlacklistReader, ReferralReader, ReferralStats, Referrer
+from adapters.sql.tables import blacklist, customers, outbox, purchases
+from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader, ReferralStats, Referrer
 from domain.ids import CustomerId, ReferralCode, TelegramId
 from domain.money import Currency, Money
 from domain.purchase import PurchaseStatus
@@ -135,3 +136,19 @@ class SqlBlacklistReader(_SqlReader, BlacklistReader):
                     self._ids = frozenset(int(value) for value in rows.scalars())
                     self._fingerprint = fingerprint
             self._checked_at = self._clock()
+
+
+class SqlOutboxReader(_SqlReader, OutboxReader):
+    async def has_due(self, now: datetime) -> bool:
+        statement = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.delivered_at.is_(None),
+                outbox.c.failed_at.is_(None),
+                outbox.c.next_attempt_at <= now,
+                sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
+            )
+            .limit(1)
+        )
+        async with self._reading() as connection:
+            return (await connection.execute(statement)).first() is not None

@@ -92,12 +92,10 @@ class _SqlaRepository:
         cache_key = (self._connection.dialect.name, table.name, key)
         statement = _INSERTS_UNLESS_EXISTS.get(cache_key)
         if statement is None:
-            statement = (
-                self._insert(table).on_conflict_do_nothing(index_elements=[table.c[key]]).returning(table.c[key])
-            )
+            statement = self._insert(table).on_conflict_do_nothing(index_elements=[table.c[key]])
             _INSERTS_UNLESS_EXISTS[cache_key] = statement
         result = await self._execute(statement, values)
-        return result.first() is not None
+        return bool(result.rowcount)  # type: ignore[attr-defined] # 1 inserted, 0 skipped: no RETURNING round trip
 
     async def _update(self, table: sa.Table, row_id: Any, values: dict[str, Any], what: str) -> None:
         result = await self._execute(sa.update(table).where(table.c.id == row_id).values(**values))

@@ -7,6 +7,7 @@ take a write lock. The repositories of ``application.ports.repositories`` are fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from domain.ids import CustomerId, ReferralCode, TelegramId
@@ -51,4 +52,11 @@ class BlacklistReader(Protocol):
 
     def invalidate(self) -> None:
         """The blacklist was just changed by this process: forget any copy of it."""
+        ...
+
+
+class OutboxReader(Protocol):
+    async def has_due(self, now: datetime) -> bool:
+        """Whether some message is due for delivery (a read that takes no write lock, so an idle
+        worker's polling does not queue behind, or hold up, the writers)."""
         ...

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from application.delivery import OutboxDispatcher
 from application.ports.messaging import DeliveryDeferred, DeliveryError
+from application.ports.readers import OutboxReader
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
 from domain.outbox import OutboxMessage
@@ -31,13 +32,16 @@ class DeliverOutbox:
 
     Several workers may run: a claimed message is held by one of them for ``LEASE``."""
 
-    def __init__(self, uow: UnitOfWork, dispatch: OutboxDispatcher, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, dispatch: OutboxDispatcher, clock: Clock, pending: OutboxReader) -> None:
         self._uow = uow
         self._dispatch = dispatch
         self._clock = clock
+        self._pending = pending
 
     async def __call__(self, limit: int = 50) -> int:
         """Returns how many messages were delivered."""
+        if not await self._pending.has_due(self._clock.now()):
+            return 0
         async with self._uow as uow:
             due = list(await uow.outbox.claim_due(self._clock.now(), limit, LEASE))
             await uow.commit()

@@ -12,8 +12,20 @@ MENU_REF = "menu:ref"
 MENU_HELP = "menu:help"
 
 
+_MENUS: dict[tuple[int, Language], InlineKeyboardMarkup] = {}
+
+
 def menu(catalog: MessageCatalog, language: Language) -> InlineKeyboardMarkup:
-    """Buy / my referral link / help, as callback buttons under the message."""
+    """Buy / my referral link / help, as callback buttons under the message (built once per
+    catalog and language: every /start shows it)."""
+    key = (id(catalog), language)
+    built = _MENUS.get(key)
+    if built is None:
+        built = _MENUS[key] = _menu(catalog, language)
+    return built
+
+
+def _menu(catalog: MessageCatalog, language: Language) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=catalog.text(language, "button.buy"), callback_data=MENU_BUY)],

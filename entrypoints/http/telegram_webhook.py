@@ -53,7 +53,7 @@ def webhook_reply(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | Non
     file, which cannot travel that way. Nested objects (a keyboard) stay JSON objects."""
     files: dict[str, Any] = {}
     answer: dict[str, Any] = {"method": method.__api_method__}
-    for key, value in method.model_dump(warnings=False).items():
+    for key, value in method.model_dump(warnings=False, exclude_none=True).items():
         prepared = bot.session.prepare_value(value, bot=bot, files=files)
         if prepared is None:
             continue

@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.catalog import MessageCatalog
 from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
-from adapters.fakes.readers import MemoryBlacklistReader, MemoryNewcomerRegistry, MemoryReferralReader
+from adapters.fakes.readers import (
+    MemoryBlacklistReader,
+    MemoryNewcomerRegistry,
+    MemoryOutboxReader,
+    MemoryReferralReader,
+)
 from adapters.fakes.system import FakeClock, SequentialIds
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryState, MemoryStore
 from application.bus import MessageBus
@@ -20,7 +25,7 @@ from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher
 from application.handlers import EVENT_HANDLERS
 from application.notices import Notice, decode_notice
 from application.ports.messaging import EmailSender, Notifier
-from application.ports.readers import BlacklistReader, ReferralReader
+from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader
 from application.ports.rendering import NoticeRenderer
 from application.ports.repositories import NewcomerRegistry
 from application.ports.system import Clock, IdGenerator
@@ -82,6 +87,7 @@ class Harness:
     referral_reader: ReferralReader | None = None
     blacklist_reader: BlacklistReader | None = None
     newcomer_registry: NewcomerRegistry | None = None
+    outbox_reader: OutboxReader | None = None
     # The database behind ``uow_factory``, whose committed state ``state()`` reads; None: memory.
     engine: AsyncEngine | None = None
 
@@ -160,7 +166,7 @@ class Harness:
             ShopTerms: self.terms,
         }
         dispatch = OutboxDispatcher({kind: build(cls, parts) for kind, cls in OUTBOX_HANDLERS.items()})
-        return DeliverOutbox(uow, dispatch, self.clock)
+        return DeliverOutbox(uow, dispatch, self.clock, self.outbox_reader or MemoryOutboxReader(self.store))
 
     def summary(self) -> GetReferralSummary:
         return GetReferralSummary(

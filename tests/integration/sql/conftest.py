@@ -15,14 +15,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.fakes.readers import MemoryBlacklistReader, MemoryNewcomerRegistry, MemoryReferralReader
+from adapters.fakes.readers import (
+    MemoryBlacklistReader,
+    MemoryNewcomerRegistry,
+    MemoryOutboxReader,
+    MemoryReferralReader,
+)
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
+from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlReferralReader
 from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
-from application.ports.readers import BlacklistReader, ReferralReader
+from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader
 from application.ports.repositories import NewcomerRegistry
 from application.ports.unit_of_work import UnitOfWork
 from domain.customer import Customer
@@ -104,6 +109,7 @@ class Backend:
         referrals: ReferralReader,
         blacklist: BlacklistReader,
         newcomers: NewcomerRegistry,
+        outbox: OutboxReader,
         engine: AsyncEngine | None = None,
     ) -> None:
         self.name = name
@@ -111,6 +117,7 @@ class Backend:
         self.referrals = referrals
         self.blacklist = blacklist
         self.newcomers = newcomers
+        self.outbox = outbox
         self.engine = engine
 
     @property
@@ -129,6 +136,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             MemoryReferralReader(store),
             MemoryBlacklistReader(store),
             MemoryNewcomerRegistry(store),
+            MemoryOutboxReader(store),
         )
         return
     async with blank_engine(request.param, tmp_path) as engine:
@@ -139,6 +147,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             SqlReferralReader(engine),
             SqlBlacklistReader(engine),
             SqlNewcomerRegistry(engine),
+            SqlOutboxReader(engine),
             engine,
         )
 

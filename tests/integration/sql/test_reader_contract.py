@@ -127,3 +127,24 @@ async def test_a_referral_code_names_its_owner(backend: Backend) -> None:
     await store(backend, stranger)  # a code unknown a moment ago is not remembered as nobody's
     later = await backend.referrals.referrer(stranger.referral_code)
     assert later is not None and later.customer_id == stranger.id
+
+
+async def test_the_outbox_reader_sees_what_is_due(backend: Backend) -> None:
+    now = T0 + timedelta(hours=1)
+    assert await backend.outbox.has_due(now) is False
+    later = make.message(key="later", created_at=now + timedelta(minutes=5))
+    async with backend.new_uow() as uow:
+        await uow.outbox.put(later)
+        await uow.commit()
+    assert await backend.outbox.has_due(now) is False  # not due yet
+    due = make.message(key="due", created_at=now - timedelta(minutes=1))
+    async with backend.new_uow() as uow:
+        await uow.outbox.put(due)
+        await uow.commit()
+    assert await backend.outbox.has_due(now) is True
+    async with backend.new_uow() as uow:
+        claimed = await uow.outbox.claim_due(now, 10, timedelta(minutes=2))
+        await uow.commit()
+    assert [m.key for m in claimed] == ["due"]
+    assert await backend.outbox.has_due(now) is False  # held by a worker
+    assert await backend.outbox.has_due(now + timedelta(minutes=3)) is True  # its lease ran out

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.readers import SqlBlacklistReader, SqlReferralReader
+from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlReferralReader
 from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from tests.unit.harness import ADMIN, Harness
@@ -32,6 +32,7 @@ def sql_harness(engine: AsyncEngine, **fields: object) -> Harness:
         uow_factory=lambda: SqlaUnitOfWork(engine),
         referral_reader=SqlReferralReader(engine),
         newcomer_registry=SqlNewcomerRegistry(engine),
+        outbox_reader=SqlOutboxReader(engine),
         blacklist_reader=SqlBlacklistReader(engine),
         engine=engine,
         **fields,  # type: ignore[arg-type]
