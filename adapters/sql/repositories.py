@@ -201,7 +201,11 @@ class SqlaCustomerRepository(_SqlaRepository, CustomerRepository):
         return tuple(CustomerId(value) for value in rows.scalars())
 
     async def lock(self, customer_id: CustomerId) -> None:
-        """``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the transaction holds the write lock."""
+        """``SELECT ... FOR UPDATE`` on PostgreSQL. On SQLite every write transaction holds the
+        database's one write lock from its ``BEGIN IMMEDIATE`` on, so there is nothing more to
+        lock (and ``FOR UPDATE`` does not exist there): no query."""
+        if self._connection.dialect.name == "sqlite":
+            return
         found = await self._execute(
             sa.select(customers.c.id).where(customers.c.id == customer_id.value).with_for_update()
         )

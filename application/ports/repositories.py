@@ -33,7 +33,8 @@ class CustomerRepository(Protocol):
     async def save(self, customer: Customer) -> None: ...
 
     async def lock(self, customer_id: CustomerId) -> None:
-        """Locks the customer's row until the transaction ends: what one customer does queues."""
+        """Locks the customer's row until the transaction ends: what one customer does queues
+        (nothing to do where a write transaction already excludes every other writer)."""
         ...
 
     async def referral_chain(self, customer_id: CustomerId, limit: int = 1000) -> tuple[CustomerId, ...]:

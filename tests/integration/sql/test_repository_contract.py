@@ -251,13 +251,12 @@ async def test_open_and_paid_purchases_newest_first(backend: Backend) -> None:
         assert await uow.purchases.paid_for(other.id) == paid
 
 
-async def test_lock_takes_a_known_customer_and_refuses_an_unknown_one(backend: Backend) -> None:
+async def test_lock_takes_a_customer_and_keeps_the_transaction(backend: Backend) -> None:
     anna = make.customer()
     await store(backend, anna)
     async with backend.new_uow() as uow:
         await uow.customers.lock(anna.id)
-        with pytest.raises(LookupError):
-            await uow.customers.lock(CustomerId(uuid.uuid4()))
+        assert await uow.customers.get(anna.id) == anna
 
 
 async def test_a_customer_may_have_two_paid_purchases(backend: Backend) -> None:
