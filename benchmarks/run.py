@@ -717,7 +717,7 @@ class Bench:
             f"`payment.succeeded`, first ({label})",
             run,
             bare,
-            "re-fetch (SDK in a thread) + paid transaction with outbox rows",
+            "re-fetch (httpx, a kept-alive connection) + paid transaction with outbox rows",
         )
 
         # The outbox (invite link, Telegram messages, email) finishes before the next row.
