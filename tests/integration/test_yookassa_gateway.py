@@ -684,7 +684,7 @@ async def test_bad_configuration_is_refused(kwargs: dict[str, Any]) -> None:
         YooKassaPaymentGateway(**{"shop_id": SHOP_ID, "secret_key": SECRET, **kwargs})
 
 
-def test_httpx_finds_its_event_loop_without_a_failing_import_per_request() -> None:
+async def test_httpx_finds_its_event_loop_without_a_failing_import_per_request() -> None:
     """httpcore imports sniffio on every request; if it is missing, each request searches sys.path."""
     import importlib.util
 
