@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from entrypoints.config import ConfigError, Settings, load_settings
+from entrypoints.logs import configure_logging
 
 
 def _logging(settings: Settings | None) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level if settings else "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level if settings else "INFO")
 
 
 def _parser() -> argparse.ArgumentParser:
