@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-explore lint bench install clean
+.PHONY: demo test test-explore lint bench install clean screenshots
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: lint
 # and replayed first on the next run.
 test-explore: install
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest tests/property $(PYTEST_ARGS)
+
+# docs/playground.png: a desktop screenshot of a finished journey in the playground, taken by the
+# browser test itself (needs /usr/bin/chromium: apt-get install -y chromium).
+screenshots: install
+	PLAYGROUND_SCREENSHOT=docs/playground.png $(BIN)/python -m pytest tests/browser -q -k desktop -p tests.plugins.require_services
 
 bench: install
 	$(BIN)/python benchmarks/run.py

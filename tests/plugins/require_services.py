@@ -1,11 +1,12 @@
-"""``-p tests.plugins.require_services``: fail the run when a test that needs PostgreSQL or Redis
-was skipped. CI loads it, so a service that silently went missing cannot turn the run green."""
+"""``-p tests.plugins.require_services``: fail the run when a test that needs PostgreSQL, Redis or
+the browser (Chromium and Playwright) was skipped. CI loads it, so a service that silently went
+missing cannot turn the run green."""
 
 from __future__ import annotations
 
 import pytest
 
-_SERVICE_MARKS = ("postgres", "redis")
+_SERVICE_MARKS = ("postgres", "redis", "browser")
 _skipped: list[str] = []
 
 
@@ -25,7 +26,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     if _skipped:
         terminalreporter.write_line(
-            f"FAILED: {len(_skipped)} PostgreSQL/Redis tests were skipped but this run requires them:", red=True
+            f"FAILED: {len(_skipped)} PostgreSQL/Redis/browser tests were skipped but this run requires them:", red=True
         )
         for nodeid in _skipped[:20]:
             terminalreporter.write_line(f"  {nodeid}", red=True)
