@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore, ledger_balance
-from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader, ReferralStats, Referrer
+from application.ports.readers import (
+    BlacklistReader,
+    OutboxBacklog,
+    OutboxReader,
+    PurchaseStatsReader,
+    ReferralReader,
+    ReferralStats,
+    Referrer,
+)
 from application.ports.repositories import NewcomerRegistry
 from domain.customer import Customer
 from domain.ids import ReferralCode, TelegramId
@@ -71,3 +80,19 @@ class MemoryOutboxReader(OutboxReader):
             and state.claimed_until.get(m.key, now) <= now
             for m in state.outbox.values()
         )
+
+    async def backlog(self, now: datetime) -> OutboxBacklog:
+        pending = [m for m in self._store.state.outbox.values() if not m.is_done]
+        due = [m.next_attempt_at for m in pending if m.next_attempt_at is not None and m.next_attempt_at <= now]
+        return OutboxBacklog(pending=len(pending), due=len(due), oldest_due_at=min(due, default=None))
+
+
+class MemoryPurchaseStatsReader(PurchaseStatsReader):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def purchases_by_status(self) -> Mapping[PurchaseStatus, int]:
+        counts = dict.fromkeys(PurchaseStatus, 0)
+        for purchase in self._store.state.purchases.values():
+            counts[purchase.status] += 1
+        return counts

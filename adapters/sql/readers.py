@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sql import queries
 from adapters.sql.engine import SQLITE_BEGIN
 from adapters.sql.tables import blacklist, customers, outbox, purchases
-from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader, ReferralStats, Referrer
+from application.ports.readers import (
+    BlacklistReader,
+    OutboxBacklog,
+    OutboxReader,
+    PurchaseStatsReader,
+    ReferralReader,
+    ReferralStats,
+    Referrer,
+)
 from domain.ids import CustomerId, ReferralCode, TelegramId
 from domain.money import Currency, Money
 from domain.purchase import PurchaseStatus
@@ -152,3 +160,25 @@ class SqlOutboxReader(_SqlReader, OutboxReader):
         )
         async with self._reading() as connection:
             return (await connection.execute(statement)).first() is not None
+
+    async def backlog(self, now: datetime) -> OutboxBacklog:
+        due = outbox.c.next_attempt_at <= now
+        statement = sa.select(
+            sa.func.count(),
+            sa.func.count(sa.case((due, 1))),
+            sa.func.min(sa.case((due, outbox.c.next_attempt_at))),
+        ).where(outbox.c.delivered_at.is_(None), outbox.c.failed_at.is_(None))
+        async with self._reading() as connection:
+            pending, due_count, oldest = (await connection.execute(statement)).one()
+        return OutboxBacklog(pending=int(pending), due=int(due_count), oldest_due_at=oldest)
+
+
+class SqlPurchaseStatsReader(_SqlReader, PurchaseStatsReader):
+    async def purchases_by_status(self) -> Mapping[PurchaseStatus, int]:
+        statement = sa.select(purchases.c.status, sa.func.count()).group_by(purchases.c.status)
+        async with self._reading() as connection:
+            rows = (await connection.execute(statement)).all()
+        counts = dict.fromkeys(PurchaseStatus, 0)
+        for status, count in rows:
+            counts[PurchaseStatus(status)] = int(count)
+        return counts

@@ -33,7 +33,8 @@ class TelegramNotifier(Notifier):
     seconds; a longer one, a wait for the chat's own one message a second, or a pause raises
     ``DeliveryDeferred`` (nothing sent, the outbox tries again then, and goes on with other
     chats meanwhile). Telegram's 429 (``TelegramRetryAfter``) pauses the pacer for
-    ``retry_after`` and is a ``DeliveryDeferred`` of that long, with or without a pacer."""
+    ``retry_after`` and is a ``DeliveryDeferred`` of that long, with or without a pacer; it is
+    also told to ``on_flood(retry_after)`` (the composition root counts it in the metrics)."""
 
     def __init__(
         self,
@@ -42,8 +43,10 @@ class TelegramNotifier(Notifier):
         pacer: TelegramPacer | None = None,
         max_wait_in_place: float = MAX_WAIT_IN_PLACE,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_flood: Callable[[float], object] | None = None,
     ) -> None:
         self._bot = bot
+        self._on_flood = on_flood
         self._timeout = request_timeout
         self._pacer = pacer
         self._max_wait_in_place = max_wait_in_place
@@ -63,6 +66,8 @@ class TelegramNotifier(Notifier):
                     request_timeout=self._timeout,
                 )
             except TelegramRetryAfter as exc:
+                if self._on_flood is not None:
+                    self._on_flood(exc.retry_after)
                 if self._pacer is not None:
                     await self._pacer.pause(exc.retry_after)
                 raise DeliveryDeferred(

@@ -6,12 +6,14 @@ take a write lock. The repositories of ``application.ports.repositories`` are fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from domain.ids import CustomerId, ReferralCode, TelegramId
 from domain.money import Currency, Money
+from domain.purchase import PurchaseStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +57,35 @@ class BlacklistReader(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """The outbox at a glance: the messages neither delivered nor given up on (``pending``), how
+    many of those are due (``due``: their next attempt is now or past, whether or not a worker
+    holds them), and when the one that has waited longest became due."""
+
+    pending: int
+    due: int
+    oldest_due_at: datetime | None
+
+    def oldest_due_age(self, now: datetime) -> float:
+        """Seconds the longest-waiting due message has been due at ``now``; 0.0 when none is."""
+        if self.oldest_due_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_due_at).total_seconds())
+
+
 class OutboxReader(Protocol):
     async def has_due(self, now: datetime) -> bool:
         """Whether some message is due for delivery (a read that takes no write lock, so an idle
         worker's polling does not queue behind, or hold up, the writers)."""
+        ...
+
+    async def backlog(self, now: datetime) -> OutboxBacklog:
+        """What waits in the outbox at ``now`` (for monitoring)."""
+        ...
+
+
+class PurchaseStatsReader(Protocol):
+    async def purchases_by_status(self) -> Mapping[PurchaseStatus, int]:
+        """How many purchases are in each status; every status is present (0 for none)."""
         ...

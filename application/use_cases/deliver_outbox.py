@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from application.delivery import OutboxDispatcher
@@ -8,12 +11,36 @@ from application.ports.messaging import DeliveryDeferred, DeliveryError
 from application.ports.readers import OutboxReader
 from application.ports.system import Clock
 from application.ports.unit_of_work import UnitOfWork
-from domain.outbox import OutboxMessage
+from domain.outbox import OutboxKind, OutboxMessage
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 50  # with the backoff cap of 10 minutes: about 7 hours of trying
 LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one run did, per outbox kind: messages delivered, deferred (paced: no attempt
+    counted), and failed (an attempt that failed; ``given_up``: of those, the ones that will not
+    be tried again). ``delivered`` is the total, the number the worker loop goes on by."""
+
+    delivered_by_kind: Mapping[OutboxKind, int] = field(default_factory=dict)
+    deferred_by_kind: Mapping[OutboxKind, int] = field(default_factory=dict)
+    failed_by_kind: Mapping[OutboxKind, int] = field(default_factory=dict)
+    given_up_by_kind: Mapping[OutboxKind, int] = field(default_factory=dict)
+
+    @property
+    def delivered(self) -> int:
+        return sum(self.delivered_by_kind.values())
+
+    @property
+    def deferred(self) -> int:
+        return sum(self.deferred_by_kind.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failed_by_kind.values())
 
 
 class DeliverOutbox:
@@ -38,14 +65,17 @@ class DeliverOutbox:
         self._clock = clock
         self._pending = pending
 
-    async def __call__(self, limit: int = 50) -> int:
-        """Returns how many messages were delivered."""
+    async def __call__(self, limit: int = 50) -> DeliveryReport:
+        """Says what it did (``DeliveryReport.delivered``: how many messages were delivered)."""
         if not await self._pending.has_due(self._clock.now()):
-            return 0
+            return DeliveryReport()
         async with self._uow as uow:
             due = list(await uow.outbox.claim_due(self._clock.now(), limit, LEASE))
             await uow.commit()
-        delivered = 0
+        delivered: Counter[OutboxKind] = Counter()
+        deferred: Counter[OutboxKind] = Counter()
+        failed: Counter[OutboxKind] = Counter()
+        given_up: Counter[OutboxKind] = Counter()
         for message in due:
             try:
                 follow_ups = await self._dispatch(message)
@@ -53,19 +83,26 @@ class DeliverOutbox:
                 message.defer(self._clock.now() + timedelta(seconds=exc.after))
                 log.debug("outbox %s (%s) deferred by %.3f s: %s", message.key, message.kind, exc.after, exc)
                 await self._save(message)
+                deferred[message.kind] += 1
             except DeliveryError as exc:
                 message.failed(self._clock.now(), str(exc), permanent=exc.permanent, max_attempts=MAX_ATTEMPTS)
                 log.warning("outbox %s (%s) attempt %d failed: %s", message.key, message.kind, message.attempts, exc)
                 await self._save(message)
+                failed[message.kind] += 1
+                if message.failed_at is not None:
+                    given_up[message.kind] += 1
             except Exception as exc:
                 message.failed(self._clock.now(), repr(exc), permanent=False, max_attempts=MAX_ATTEMPTS)
                 log.exception("outbox %s (%s) attempt %d broke", message.key, message.kind, message.attempts)
                 await self._save(message)
+                failed[message.kind] += 1
+                if message.failed_at is not None:
+                    given_up[message.kind] += 1
             else:
                 message.delivered(self._clock.now())
                 await self._save(message, *follow_ups)
-                delivered += 1
-        return delivered
+                delivered[message.kind] += 1
+        return DeliveryReport(dict(delivered), dict(deferred), dict(failed), dict(given_up))
 
     async def _save(self, message: OutboxMessage, *follow_ups: OutboxMessage) -> None:
         async with self._uow as uow:

@@ -16,6 +16,7 @@ from application.use_cases.check_blacklist import MayUseBot
 from domain.ids import TelegramId
 from entrypoints.bot.replies import language_of
 from entrypoints.bot.throttling import Throttle, Verdict
+from entrypoints.http.metrics import metrics_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class BlacklistMiddleware(BaseMiddleware):
 
 class ThrottlingMiddleware(BaseMiddleware):
     """Lets a user's updates through up to the throttle's limit; the first one over it gets a
-    ``throttled`` warning, the rest of the window is ignored."""
+    ``throttled`` warning, the rest of the window is ignored. Both are counted in the metrics
+    (``Metrics.count_throttled``) when the update's container has them."""
 
     def __init__(self, throttle: Throttle) -> None:
         self._throttle = throttle
@@ -54,6 +56,10 @@ class ThrottlingMiddleware(BaseMiddleware):
         verdict = await self._throttle.hit(user.id)
         if verdict is Verdict.ALLOW:
             return await handler(event, data)
+        container: AsyncContainer | None = data.get(CONTAINER_NAME)
+        metrics = await metrics_of(container) if container is not None else None
+        if metrics is not None:
+            metrics.count_throttled(verdict.value)
         if verdict is Verdict.WARN:
             catalog: MessageCatalog = data["catalog"]
             warning = catalog.text(language_of(user), "throttled")

@@ -195,7 +195,7 @@ class Harness:
 
     async def deliver_all(self) -> int:
         total = 0
-        while (n := await self.deliver()()) > 0:
+        while (n := (await self.deliver()()).delivered) > 0:
             total += n
         return total
 

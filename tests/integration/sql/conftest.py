@@ -19,15 +19,16 @@ from adapters.fakes.readers import (
     MemoryBlacklistReader,
     MemoryNewcomerRegistry,
     MemoryOutboxReader,
+    MemoryPurchaseStatsReader,
     MemoryReferralReader,
 )
 from adapters.fakes.unit_of_work import InMemoryUnitOfWork, MemoryStore
 from adapters.sql.engine import create_engine
 from adapters.sql.migrate import upgrade
-from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlReferralReader
+from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlPurchaseStatsReader, SqlReferralReader
 from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
-from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader
+from application.ports.readers import BlacklistReader, OutboxReader, PurchaseStatsReader, ReferralReader
 from application.ports.repositories import NewcomerRegistry
 from application.ports.unit_of_work import UnitOfWork
 from domain.customer import Customer
@@ -110,6 +111,7 @@ class Backend:
         blacklist: BlacklistReader,
         newcomers: NewcomerRegistry,
         outbox: OutboxReader,
+        purchases: PurchaseStatsReader,
         engine: AsyncEngine | None = None,
     ) -> None:
         self.name = name
@@ -118,6 +120,7 @@ class Backend:
         self.blacklist = blacklist
         self.newcomers = newcomers
         self.outbox = outbox
+        self.purchases = purchases
         self.engine = engine
 
     @property
@@ -137,6 +140,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             MemoryBlacklistReader(store),
             MemoryNewcomerRegistry(store),
             MemoryOutboxReader(store),
+            MemoryPurchaseStatsReader(store),
         )
         return
     async with blank_engine(request.param, tmp_path) as engine:
@@ -148,6 +152,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             SqlBlacklistReader(engine),
             SqlNewcomerRegistry(engine),
             SqlOutboxReader(engine),
+            SqlPurchaseStatsReader(engine),
             engine,
         )
 

@@ -148,3 +148,50 @@ async def test_the_outbox_reader_sees_what_is_due(backend: Backend) -> None:
     assert [m.key for m in claimed] == ["due"]
     assert await backend.outbox.has_due(now) is False  # held by a worker
     assert await backend.outbox.has_due(now + timedelta(minutes=3)) is True  # its lease ran out
+
+
+async def test_the_outbox_backlog_counts_what_waits_and_since_when_it_is_due(backend: Backend) -> None:
+    now = T0 + timedelta(hours=1)
+    empty = await backend.outbox.backlog(now)
+    assert (empty.pending, empty.due, empty.oldest_due_at, empty.oldest_due_age(now)) == (0, 0, None, 0.0)
+    oldest = make.message(key="oldest", created_at=now - timedelta(minutes=10))
+    newer = make.message(key="newer", created_at=now - timedelta(minutes=1))
+    later = make.message(key="later", created_at=now + timedelta(minutes=5))
+    done = make.message(key="done", created_at=now - timedelta(hours=1))
+    given_up = make.message(key="given-up", created_at=now - timedelta(hours=1))
+    done.delivered(now - timedelta(minutes=30))
+    given_up.failed(now - timedelta(minutes=30), "blocked", permanent=True, max_attempts=50)
+    async with backend.new_uow() as uow:
+        for message in (oldest, newer, later, done, given_up):
+            await uow.outbox.put(message)
+        await uow.commit()
+    backlog = await backend.outbox.backlog(now)
+    assert (backlog.pending, backlog.due) == (3, 2)  # neither the delivered one nor the given-up one
+    assert backlog.oldest_due_at == now - timedelta(minutes=10)
+    assert backlog.oldest_due_age(now) == 600.0
+    async with backend.new_uow() as uow:  # a claimed message is still due: it waits all the same
+        assert len(await uow.outbox.claim_due(now, 10, timedelta(minutes=2))) == 2
+        await uow.commit()
+    assert await backend.outbox.backlog(now) == backlog
+    later_on = await backend.outbox.backlog(now + timedelta(minutes=6))
+    assert (later_on.pending, later_on.due, later_on.oldest_due_at) == (3, 3, now - timedelta(minutes=10))
+
+
+async def test_purchases_are_counted_by_status(backend: Backend) -> None:
+    assert await backend.purchases.purchases_by_status() == dict.fromkeys(PurchaseStatus, 0)
+    anna, boris = make.customer(), make.customer()
+    await store(
+        backend,
+        anna, boris,
+        make.purchase(anna, status=PurchaseStatus.PAID, paid_at=T0),
+        make.purchase(anna, status=PurchaseStatus.CANCELED, canceled_at=T0),
+        make.purchase(boris, status=PurchaseStatus.CANCELED, canceled_at=T0),
+        make.purchase(boris),
+    )  # fmt: skip
+    async with backend.new_uow() as uow:  # uncommitted work is not counted
+        await uow.purchases.add(make.purchase(boris))
+        assert await backend.purchases.purchases_by_status() == {
+            PurchaseStatus.PENDING: 1,
+            PurchaseStatus.PAID: 1,
+            PurchaseStatus.CANCELED: 2,
+        }

@@ -162,10 +162,10 @@ async def test_a_claimed_message_is_not_delivered_by_a_concurrent_run() -> None:
 
     first = asyncio.create_task(h.deliver()())
     await notifier.entered.wait()  # the first run holds both messages and is sending
-    assert await h.deliver()() == 0
-    assert await h.deliver()() == 0
+    assert (await h.deliver()()).delivered == 0
+    assert (await h.deliver()()).delivered == 0
     notifier.gate.set()
-    assert await first == 2
+    assert (await first).delivered == 2
     assert await h.deliver_all() == 0
     assert len(h.notifier.to(BUYER)) == 1 and h.email.calls == 1
 
@@ -177,7 +177,7 @@ async def test_concurrent_runs_split_the_work_without_duplicates() -> None:
         await h.pay(buyer)
     results = await asyncio.gather(*(h.deliver()(limit=2) for _ in range(4)))
     results += await asyncio.gather(*(h.deliver()(limit=2) for _ in range(4)))
-    total = sum(results) + await h.deliver_all()
+    total = sum(r.delivered for r in results) + await h.deliver_all()
     assert total == len(h.store.state.outbox) == 12  # per buyer: grant, admin note, Telegram message, email
     assert len(h.course.invites) == 3 and len(h.email.sent) == 3 and h.email.calls == 3
     assert len(h.notifier.sent) == 6
@@ -322,3 +322,26 @@ async def test_deferring_forever_never_gives_up_and_a_deferral_keeps_the_last_er
     note = _telegram_to(h, ADMIN)
     assert note.attempts == 1 and note.failed_at is None and note.last_error == "fake Telegram is down"
     assert len(notifier.deferred) == MAX_ATTEMPTS + 5
+
+
+async def test_a_run_reports_what_it_did_per_kind() -> None:
+    notifier = PacedNotifier(after=1)
+    h = Harness(notifier=notifier)
+    await _paid_referred(h)
+    nothing = await h.deliver()()  # the first run: the grant and the two notes
+    assert (nothing.delivered, nothing.deferred, nothing.failed) == (3, 0, 0)
+    assert nothing.delivered_by_kind == {OutboxKind.GRANT_ACCESS: 1, OutboxKind.TELEGRAM_NOTICE: 2}
+
+    notifier.busy.add(BUYER)  # the buyer's Telegram message is paced
+    h.email.available = False  # the email fails, and will be tried again
+    report = await h.deliver()()
+    assert (report.delivered, report.deferred, report.failed) == (0, 1, 1)
+    assert report.deferred_by_kind == {OutboxKind.TELEGRAM_NOTICE: 1}
+    assert report.failed_by_kind == {OutboxKind.EMAIL_NOTICE: 1} and report.given_up_by_kind == {}
+
+    notifier.busy.clear()
+    notifier.blocked.add(BUYER)  # now the buyer blocked the bot: given up on
+    h.clock.advance(timedelta(seconds=1))
+    report = await h.deliver()()
+    assert report.failed_by_kind == report.given_up_by_kind == {OutboxKind.TELEGRAM_NOTICE: 1}
+    assert (await h.deliver()()).delivered == 0  # nothing due: an empty report
