@@ -1,12 +1,15 @@
 """The composition root: the one place where ports meet their adapters.
 
-``make_container(settings)`` wires the real adapters; ``make_container(settings, offline=True)``
-(the offline harness behind ``aimpay demo``) swaps YooKassa, Resend and Telegram for the
-in-memory fakes and keeps everything else real: SQLite, migrations, use cases, bot, HTTP app."""
+``make_container(settings)`` wires the adapters the settings choose: YooKassa or the sandbox's
+in-memory payments (``AIMPAY_PAYMENTS``), Resend or the log (``AIMPAY_EMAIL``), the course chat
+in Telegram or, in the sandbox without ``AIMPAY_COURSE_CHAT_ID``, the sandbox's pages.
+``make_container(settings, offline=True)`` (the offline harness behind ``aimpay demo``) swaps
+YooKassa, Resend and Telegram for the in-memory fakes and keeps everything else real: SQLite,
+migrations, use cases, bot, HTTP app."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import NewType
 
 from aiogram import Bot
@@ -19,8 +22,9 @@ from adapters.catalog import MessageCatalog
 from adapters.catalog.notices import CatalogNoticeRenderer
 from adapters.fakes.gateways import FakeCourseAccess, FakePaymentGateway, RecordingEmailSender, RecordingNotifier
 from adapters.resend.sender import ResendEmailSender
+from adapters.sandbox import LogEmailSender, SandboxCourseAccess, SandboxPaymentGateway
 from adapters.sql.engine import create_engine
-from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlReferralReader
+from adapters.sql.readers import SqlBlacklistReader, SqlOutboxReader, SqlPurchaseStatsReader, SqlReferralReader
 from adapters.sql.repositories import SqlNewcomerRegistry
 from adapters.sql.unit_of_work import SqlaUnitOfWork
 from adapters.system import RandomIdGenerator, UtcClock
@@ -31,7 +35,7 @@ from application.delivery import OUTBOX_HANDLERS, OutboxDispatcher, OutboxHandle
 from application.handlers import EVENT_HANDLERS, handler_classes
 from application.ports.messaging import CourseAccess, EmailSender, Notifier
 from application.ports.payment_gateway import PaymentGateway
-from application.ports.readers import BlacklistReader, OutboxReader, ReferralReader
+from application.ports.readers import BlacklistReader, OutboxReader, PurchaseStatsReader, ReferralReader
 from application.ports.rendering import NoticeRenderer
 from application.ports.repositories import NewcomerRegistry
 from application.ports.system import Clock, IdGenerator
@@ -52,8 +56,9 @@ from application.use_cases.start_checkout import StartCheckout
 from application.use_cases.unban_user import UnbanUser
 from domain.outbox import OutboxKind
 from domain.policy import AccessPolicy
-from entrypoints.config import Settings
+from entrypoints.config import ConfigError, Settings
 from entrypoints.http.client_address import SourcePolicy
+from entrypoints.http.metrics import Metrics
 from entrypoints.wiring import build
 
 
@@ -125,10 +130,15 @@ class DatabaseProvider(Provider):
     def outbox_reader(self, engine: AsyncEngine) -> OutboxReader:
         return SqlOutboxReader(engine)
 
+    @provide(scope=Scope.APP)
+    def purchase_stats_reader(self, engine: AsyncEngine) -> PurchaseStatsReader:
+        return SqlPurchaseStatsReader(engine)
+
 
 class SystemProvider(Provider):
     clock = provide(UtcClock, scope=Scope.APP, provides=Clock)
     ids = provide(RandomIdGenerator, scope=Scope.APP, provides=IdGenerator)
+    metrics = provide(Metrics, scope=Scope.APP)
 
 
 class TelegramProvider(Provider):
@@ -151,13 +161,34 @@ class TelegramProvider(Provider):
         await pacer.close()
 
     @provide(scope=Scope.APP)
-    def notifier(self, bot: Bot, pacer: TelegramPacer) -> Notifier:
-        return TelegramNotifier(bot, pacer=pacer)
+    def notifier(self, bot: Bot, pacer: TelegramPacer, metrics: Metrics) -> Notifier:
+        return TelegramNotifier(bot, pacer=pacer, on_flood=metrics.telegram_flood)
+
+
+def bot_username(bot: Bot) -> Callable[[], Awaitable[str]]:
+    """Asks Telegram for the bot's username once (aiogram keeps ``getMe``'s answer)."""
+
+    async def username() -> str:
+        return (await bot.me()).username or ""
+
+    return username
+
+
+class CourseChatProvider(Provider):
+    """The course chat in Telegram (``AIMPAY_COURSE_CHAT_ID``)."""
 
     @provide(scope=Scope.APP)
     def course(self, bot: Bot, settings: Settings) -> CourseAccess:
         assert settings.course_chat_id is not None
         return TelegramCourseAccess(bot, settings.course_chat_id)
+
+
+class SandboxCourseProvider(Provider):
+    """No course chat, in the sandbox: invite links to a page of ours (or into the bot)."""
+
+    @provide(scope=Scope.APP, provides=AnyOf[SandboxCourseAccess, CourseAccess])
+    def course(self, bot: Bot, clock: Clock, settings: Settings) -> SandboxCourseAccess:
+        return SandboxCourseAccess(clock, bot_username(bot), settings.public_url)
 
 
 class PaymentsProvider(Provider):
@@ -174,6 +205,14 @@ class PaymentsProvider(Provider):
         await gateway.aclose()
 
 
+class SandboxPaymentsProvider(Provider):
+    """``AIMPAY_PAYMENTS=sandbox``: payments in memory, paid with a button in the bot."""
+
+    @provide(scope=Scope.APP, provides=AnyOf[SandboxPaymentGateway, PaymentGateway])
+    def gateway(self, bot: Bot) -> SandboxPaymentGateway:
+        return SandboxPaymentGateway(bot_username(bot))
+
+
 class EmailProvider(Provider):
     @provide(scope=Scope.APP)
     async def email(self, settings: Settings) -> AsyncIterator[EmailSender]:
@@ -183,6 +222,12 @@ class EmailProvider(Provider):
         )
         yield sender
         await sender.aclose()
+
+
+class LogEmailProvider(Provider):
+    """``AIMPAY_EMAIL=log``: emails are written to the log."""
+
+    email = provide(LogEmailSender, scope=Scope.APP, provides=AnyOf[LogEmailSender, EmailSender])
 
 
 class FakeOutsideWorldProvider(Provider):
@@ -274,7 +319,15 @@ def providers(settings: Settings, *, offline: bool = False) -> list[Provider]:
     core = [SettingsProvider(settings), DatabaseProvider(), SystemProvider(), ReactionsProvider(), _application()]
     if offline:
         return [*core, FakeOutsideWorldProvider()]
-    return [*core, TelegramProvider(), PaymentsProvider(), EmailProvider()]
+    if settings.course_chat_id is not None:
+        course: Provider = CourseChatProvider()
+    elif settings.sandbox:
+        course = SandboxCourseProvider()
+    else:  # never hand paying customers a sandbox link
+        raise ConfigError("AIMPAY_COURSE_CHAT_ID: required with AIMPAY_PAYMENTS=yookassa, not set")
+    payments = SandboxPaymentsProvider() if settings.sandbox else PaymentsProvider()
+    email = LogEmailProvider() if settings.email == "log" else EmailProvider()
+    return [*core, TelegramProvider(), course, payments, email]
 
 
 def make_container(

@@ -10,6 +10,7 @@ from adapters.catalog import MessageCatalog
 from domain.customer import Language
 from entrypoints.bot.filters import InPrivateChat
 from entrypoints.bot.handlers import admin, checkout, course_chat, errors, fallback, menu
+from entrypoints.bot.handlers import sandbox as sandbox_checkout
 from entrypoints.bot.middlewares import BlacklistMiddleware, ThrottlingMiddleware
 from entrypoints.bot.storage import LeanEventIsolation, LeanMemoryStorage
 from entrypoints.bot.throttling import MemoryThrottle, Throttle
@@ -27,6 +28,8 @@ def build_dispatcher(
     throttling: Throttle | None = None,
     events_isolation: BaseEventIsolation | None = None,
     catalog: MessageCatalog | None = None,
+    *,
+    sandbox: bool = False,
 ) -> Dispatcher:
     """A new Dispatcher with new routers (a Router joins one Dispatcher only).
 
@@ -38,6 +41,10 @@ def build_dispatcher(
     decorated with ``@inject`` already, so ``auto_inject`` is optional.
     ``events_isolation`` (default: in-process) handles one user's updates one at a time.
     ``catalog`` (default: the shipped one) is what the bot says; handlers receive it as ``catalog``.
+    ``sandbox`` (``AIMPAY_PAYMENTS=sandbox``) adds the sandbox's checkout, answering the deep links
+    of ``adapters.sandbox`` (``/start sandboxpay_<id>``, ``/start sandboxcourse_<token>``) before
+    /start's menu sees them; the container must then provide ``SandboxPaymentGateway``.
+    A handler may wake the outbox worker put in the dispatcher as ``outbox_worker``.
     """
     dp = Dispatcher(
         storage=storage if storage is not None else LeanMemoryStorage(),
@@ -54,6 +61,8 @@ def build_dispatcher(
     for observer in (guarded.message, guarded.callback_query):
         observer.outer_middleware(BlacklistMiddleware())
         observer.outer_middleware(ThrottlingMiddleware(throttle))
+    if sandbox:
+        guarded.include_router(sandbox_checkout.router())
     guarded.include_routers(
         menu.router(), checkout.router(), admin.router(), checkout.email_router(), fallback.router()
     )
@@ -63,7 +72,7 @@ def build_dispatcher(
     return dp
 
 
-async def set_bot_commands(bot: Bot, catalog: MessageCatalog) -> None:
+async def set_bot_commands(bot: Bot, catalog: MessageCatalog, request_timeout: int | None = None) -> None:
     """Publishes the command list of Telegram's menu button, in Russian (the default) and English."""
     scope = BotCommandScopeAllPrivateChats()
     for language in Language:
@@ -71,4 +80,5 @@ async def set_bot_commands(bot: Bot, catalog: MessageCatalog) -> None:
             [BotCommand(command=c, description=catalog.text(language, f"command.{c}")) for c in COMMANDS],
             scope=scope,
             language_code=None if language is Language.RU else language.value,
+            request_timeout=request_timeout,
         )

@@ -13,6 +13,10 @@ the base URL it yields.
   ``validation_error``.
 * Errors look like Resend's: ``{"statusCode": 422, "name": "validation_error", "message": "..."}``.
 
+``GET /domains`` lists ``domains`` (``{"object": "list", "data": [...]}``, each with ``id``,
+``name``, ``status``, ``region``, ``created_at``), with the same authentication; a key made
+``sending_only`` gets Resend's 401 ``restricted_api_key``, as a sending-access key does.
+
 Faults (``fail_next``, ``hang_next``) hit the next requests before anything else. All state lives
 in the event loop that serves the app: call the control methods from that loop.
 """
@@ -103,7 +107,22 @@ class ResendStandIn:
         self.abandoned = 0
         self._idempotent: dict[str, _Idempotent] = {}
         self._faults: deque[_Fault] = deque()
-        self.app = Starlette(routes=[Route("/emails", self._send, methods=["POST"])])
+        self.domains: list[dict[str, Any]] = [
+            {
+                "id": str(uuid.uuid4()),
+                "name": "example.com",
+                "status": "verified",
+                "region": "us-east-1",
+                "created_at": "2026-01-01T00:00:00.000Z",
+            }
+        ]
+        self.sending_only = False  # the key may only send emails (GET /domains is refused)
+        self.app = Starlette(
+            routes=[
+                Route("/emails", self._send, methods=["POST"]),
+                Route("/domains", self._list_domains, methods=["GET"]),
+            ]
+        )
 
     def fail_next(
         self,
@@ -164,6 +183,24 @@ class ResendStandIn:
         if key is not None:
             self._idempotent[key] = _Idempotent(fingerprint, email.id)
         return JSONResponse({"id": email.id})
+
+    async def _list_domains(self, request: Request) -> Response:
+        self.requests_log.append(
+            LoggedRequest(request.method, request.url.path, {k.lower(): v for k, v in request.headers.items()}, None)
+        )
+        fault = self._faults.popleft() if self._faults else None
+        if fault is not None and fault.status is not None:
+            return _fault_response(fault)
+        if fault is not None and await self._hang(request, fault.seconds):
+            return Response(status_code=499)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _error(401, "missing_api_key", "Missing API key in the authorization header")
+        if not secrets.compare_digest(token.encode(), self.api_key.encode()):
+            return _error(403, "invalid_api_key", "API key is invalid")
+        if self.sending_only:
+            return _error(401, "restricted_api_key", "This API key is restricted to only send emails")
+        return JSONResponse({"object": "list", "has_more": False, "data": self.domains})
 
     async def _hang(self, request: Request, seconds: float) -> bool:
         abandoned = await hold_until_disconnect(request, seconds)

@@ -17,6 +17,8 @@ Modelled on YooKassa's public documentation:
   payments without a receipt, like a shop on the standard tax scheme.
 * ``GET /v3/payments/{id}``: the payment as it is now, 404 ``not_found`` for an unknown id (or
   one that belongs to another account).
+* ``GET /v3/me``: the account's settings (``account_id``, ``test``, ``status``: ``enabled``, or
+  what the test sets in ``status``; ``fiscalization_enabled``, ``payment_methods``).
 
 Payments start ``pending`` and move only when the test says so (``succeed``, ``cancel``); a final
 state never changes back. ``capture: false`` is accepted but not modelled (``succeed`` captures).
@@ -123,6 +125,7 @@ class YooKassaStandIn:
         self.require_receipt = require_receipt
         self.test = test
         self.confirmation_base = confirmation_base
+        self.status = "enabled"  # what GET /v3/me says about the shop
         self.payments: dict[str, dict[str, Any]] = {}
         self.owners: dict[str, str] = {}
         self.requests_log: list[LoggedRequest] = []
@@ -134,6 +137,7 @@ class YooKassaStandIn:
             routes=[
                 Route("/v3/payments", self._create, methods=["POST"]),
                 Route("/v3/payments/{payment_id}", self._find, methods=["GET"]),
+                Route("/v3/me", self._me, methods=["GET"]),
             ]
         )
 
@@ -231,6 +235,9 @@ class YooKassaStandIn:
     async def _find(self, request: Request) -> Response:
         return await self._handle(request, self._do_find)
 
+    async def _me(self, request: Request) -> Response:
+        return await self._handle(request, self._do_me)
+
     async def _handle(self, request: Request, work: Callable[[Request, str, Any], Response]) -> Response:
         raw = await request.body()
         body = _parse_body(raw)
@@ -292,6 +299,17 @@ class YooKassaStandIn:
                 404, "not_found", "Incorrect payment_id. Payment doesn't exist or access denied.", "payment_id"
             )
         return JSONResponse(payment)
+
+    def _do_me(self, request: Request, account: str, body: Any) -> Response:
+        return JSONResponse(
+            {
+                "account_id": account,
+                "test": self.test,
+                "fiscalization_enabled": self.require_receipt,
+                "payment_methods": ["bank_card", "yoo_money", "sbp"],
+                "status": self.status,
+            }
+        )
 
     def _do_create(self, request: Request, account: str, body: Any) -> Response:
         key = request.headers.get("idempotence-key")
