@@ -94,19 +94,7 @@ def router() -> Router:
         confirm: FromDishka[ConfirmPayment],
         outbox_worker: Any = None,
     ) -> SendMessage:
-        await callback.answer()
-        language = language_of(callback.from_user)
-        payment_id = (callback.data or "").removeprefix(PAY)
-        before = gateway.payment(payment_id)
-        if before is None or before.status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED):
-            return _settled(callback.from_user.id, language, before, catalog)
-        gateway.succeed(payment_id)
-        outcome = await confirm(payment_id)  # as YooKassa's notification would
-        log.info("sandbox payment %s paid by %s: %s", payment_id, callback.from_user.id, outcome.value)
-        _wake(outbox_worker, outcome)
-        if outcome is PaymentOutcome.NOT_OURS:
-            return reply(callback.from_user.id, catalog.text(language, "sandbox.unknown_payment"))
-        return reply(callback.from_user.id, catalog.text(language, "sandbox.paid"))
+        return await _press(callback, catalog, gateway, confirm, outbox_worker, paid=True)
 
     @r.callback_query(F.data.startswith(CANCEL))
     @inject
@@ -117,17 +105,7 @@ def router() -> Router:
         confirm: FromDishka[ConfirmPayment],
         outbox_worker: Any = None,
     ) -> SendMessage:
-        await callback.answer()
-        language = language_of(callback.from_user)
-        payment_id = (callback.data or "").removeprefix(CANCEL)
-        before = gateway.payment(payment_id)
-        if before is None or before.status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED):
-            return _settled(callback.from_user.id, language, before, catalog)
-        gateway.cancel(payment_id)
-        outcome = await confirm(payment_id)
-        log.info("sandbox payment %s canceled by %s: %s", payment_id, callback.from_user.id, outcome.value)
-        _wake(outbox_worker, outcome)
-        return reply(callback.from_user.id, catalog.text(language, "sandbox.canceled"))
+        return await _press(callback, catalog, gateway, confirm, outbox_worker, paid=False)
 
     @r.message(CommandStart(deep_link=True, magic=F.args.startswith(COURSE_PREFIX)))
     @inject
@@ -153,3 +131,40 @@ def router() -> Router:
         return reply(message.chat.id, catalog.text(language, "sandbox.course_joined", title=terms.course_title))
 
     return r
+
+
+async def _press(
+    callback: CallbackQuery,
+    catalog: MessageCatalog,
+    gateway: SandboxPaymentGateway,
+    confirm: ConfirmPayment,
+    outbox_worker: Any,
+    *,
+    paid: bool,
+) -> SendMessage:
+    """Pay or Cancel on the sandbox's checkout: the payment moves as YooKassa's would, and the
+    same use case as YooKassa's notification records it."""
+    await callback.answer()
+    language = language_of(callback.from_user)
+    payment_id = (callback.data or "").removeprefix(PAY if paid else CANCEL)
+    before = gateway.payment(payment_id)
+    if before is None or before.status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED):
+        return _settled(callback.from_user.id, language, before, catalog)
+    if paid:
+        gateway.succeed(payment_id)
+    else:
+        gateway.cancel(payment_id)
+    outcome = await confirm(payment_id)
+    log.info(
+        "sandbox payment %s %s by %s: %s",
+        payment_id,
+        "paid" if paid else "canceled",
+        callback.from_user.id,
+        outcome.value,
+    )
+    _wake(outbox_worker, outcome)
+    if not paid:
+        return reply(callback.from_user.id, catalog.text(language, "sandbox.canceled"))
+    if outcome is PaymentOutcome.NOT_OURS:
+        return reply(callback.from_user.id, catalog.text(language, "sandbox.unknown_payment"))
+    return reply(callback.from_user.id, catalog.text(language, "sandbox.paid"))
